@@ -1,0 +1,72 @@
+"""GUI composition root: the QApplication, the main window and the start-up project."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ftstudio.core.sample import sample_copy_dir
+from ftstudio.core.settings import SettingsStore
+
+STARTUP_PROBE_ENV = "FTSTUDIO_STARTUP_PROBE"
+"""When set, the app prints a line once the window is shown, then quits (for benchmarks)."""
+
+
+def run_gui(project_dir: Path | None = None, argv: list[str] | None = None) -> int:
+    """Open the studio window and run the event loop; returns the exit code.
+
+    The project shown first is ``project_dir`` if given, else the last project
+    (when the setting allows), else the user's copy of the sample project, which is
+    copied from the bundled resources on first start.
+    """
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import ftstudio
+    from ftstudio.qt.main_window import MainWindow
+    from ftstudio.qt.style import apply_style
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("ftstudio")
+    app.setApplicationDisplayName("ftstudio")
+    app.setApplicationVersion(ftstudio.__version__)
+    app.setOrganizationName("ftstudio")
+    app.setDesktopFileName("ftstudio")
+    apply_style(app)
+    window = MainWindow(SettingsStore())
+    open_startup_project(window, project_dir)
+    window.show()
+    if os.environ.get(STARTUP_PROBE_ENV):
+
+        def probe() -> None:
+            print(f"ftstudio-window-shown page={window.current_page().key}", flush=True)  # noqa: T201
+            window.close()
+
+        QTimer.singleShot(0, probe)
+    return app.exec()
+
+
+def open_startup_project(window, project_dir: Path | None) -> None:  # noqa: ANN001 - MainWindow
+    """Choose and open the first project (see :func:`run_gui`)."""
+    if project_dir is not None:
+        window.open_project_at(project_dir)
+        return
+    state, settings = window.state, window.settings
+    last = Path(state.last_project) if state.last_project else None
+    reopen = settings.reopen_last_project and last is not None and last.is_dir()
+    if reopen and window.open_project_at(last):
+        return
+    if not state.sample_installed or sample_copy_dir().is_dir():
+        window.open_sample()
+
+
+def main() -> int:
+    """Entry point of the ``ftstudio-gui`` launcher (no console on Windows)."""
+    from ftstudio.cli import main as cli_main
+
+    return cli_main(["gui", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

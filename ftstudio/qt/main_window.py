@@ -1,0 +1,360 @@
+"""The studio window: navigation between pages, the project menu and the status bar."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSize, Qt, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ftstudio.core.project import MANIFEST, Project, ProjectError, open_project
+from ftstudio.core.sample import install_sample
+from ftstudio.core.settings import AppSettings, AppState, SettingsStore
+from ftstudio.qt.dialogs.about_dialog import AboutDialog
+from ftstudio.qt.dialogs.new_project import NewProjectDialog
+from ftstudio.qt.dialogs.settings_dialog import SettingsDialog
+from ftstudio.qt.pages import NAVIGATION, Page, PlanWizardPage
+from ftstudio.qt.style import app_icon, nav_icon
+from ftstudio.qt.ui_state import ui_state
+from ftstudio.qt.welcome import WelcomeView
+
+DEFAULT_SIZE = QSize(1200, 780)
+
+
+class MainWindow(QMainWindow):
+    """ftstudio's main window.
+
+    Args:
+        store: where settings and the recent list are saved.
+        remember: when false (screenshots, tests), nothing is written to the config dir.
+    """
+
+    def __init__(self, store: SettingsStore, *, remember: bool = True) -> None:
+        super().__init__()
+        self.store = store
+        self.settings: AppSettings = store.load_settings()
+        self.state: AppState = store.load_state()
+        self.remember = remember
+        self.project: Project | None = None
+        self.last_message_box: QMessageBox | None = None
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+
+        self.pages: list[Page] = [page_class() for page_class in NAVIGATION]
+        self.navigation = QListWidget()
+        self.navigation.setObjectName("navigation")
+        self.navigation.setIconSize(QSize(20, 20))
+        self.navigation.setFixedWidth(190)
+        self.page_stack = QStackedWidget()
+        for index, page in enumerate(self.pages, start=1):
+            item = QListWidgetItem(nav_icon(page.key), page.title)
+            item.setToolTip(f"{page.summary}  (Ctrl+{index})")
+            self.navigation.addItem(item)
+            self.page_stack.addWidget(page)
+        self.navigation.currentRowChanged.connect(self.page_stack.setCurrentIndex)
+        self.studio = QWidget()
+        studio_layout = QHBoxLayout(self.studio)
+        studio_layout.setContentsMargins(0, 0, 0, 0)
+        studio_layout.setSpacing(0)
+        studio_layout.addWidget(self.navigation)
+        studio_layout.addWidget(self.page_stack, 1)
+        self.welcome = WelcomeView()
+        self.welcome.sig_new_requested.connect(self.new_project)
+        self.welcome.sig_open_requested.connect(self.choose_project)
+        self.welcome.sig_sample_requested.connect(self.open_sample)
+        self.welcome.sig_recent_requested.connect(self.open_project_at)
+        self.central = QStackedWidget()
+        self.central.addWidget(self.welcome)
+        self.central.addWidget(self.studio)
+        self.setCentralWidget(self.central)
+        self.train_page.sig_plan_requested.connect(self.show_plan_wizard)
+
+        self._build_menus()
+        self.project_label = QLabel()
+        self.counts_label = QLabel()
+        self.statusBar().addPermanentWidget(self.counts_label)
+        self.statusBar().addPermanentWidget(self.project_label)
+        self._restore_window_state()
+        self._show_project(None)
+        for problem in store.problems:
+            self._warn("Settings were reset", problem)
+
+    # ---- Public API
+    @property
+    def train_page(self) -> Page:
+        """The Train page."""
+        return self.page("train")
+
+    def page(self, key: str) -> Page:
+        """The page with ``key`` (``guide``, ``dataset``, ``train``, ``runs``, ``export``)."""
+        for page in self.pages:
+            if page.key == key:
+                return page
+        raise KeyError(f"No page {key!r}; pages are {', '.join(p.key for p in self.pages)}")
+
+    def show_page(self, key: str) -> None:
+        """Switch to the page with ``key``."""
+        self.navigation.setCurrentRow(self.pages.index(self.page(key)))
+
+    def current_page(self) -> Page:
+        """The page on screen."""
+        return self.pages[self.page_stack.currentIndex()]
+
+    def open_project_at(self, location: Path) -> bool:
+        """Open the project in ``location``; on failure explain why and return ``False``."""
+        try:
+            project = open_project(Path(location))
+        except ProjectError as error:
+            if not Path(location).exists():
+                self._update_state(self.state.without_recent(location))
+            self._warn("Could not open the project", str(error))
+            return False
+        self.set_project(project)
+        return True
+
+    def set_project(self, project: Project | None) -> None:
+        """Show ``project`` (``None`` closes it) and remember it in the recent list."""
+        self._show_project(project)
+        if project is not None:
+            self._update_state(self.state.with_recent(project.folder, self.settings.max_recent))
+            message = " ".join(project.warnings) or f"Opened {project.folder}"
+            self.statusBar().showMessage(message, 8000)
+
+    def open_sample(self) -> None:
+        """Open the user's copy of the sample project, copying it first if needed."""
+        try:
+            project = install_sample()
+        except (OSError, ProjectError) as error:
+            self._warn("Could not open the sample project", str(error))
+            return
+        self._update_state(replace(self.state, sample_installed=True))
+        self.set_project(project)
+
+    def apply_settings(self, settings: AppSettings) -> None:
+        """Use and save new preferences."""
+        self.settings = settings
+        if self.remember:
+            self.store.save_settings(settings)
+        self._update_state(
+            replace(self.state, recent_projects=self.state.recent_projects[: settings.max_recent])
+        )
+
+    # ---- Actions (dialogs)
+    def new_project(self) -> None:
+        """Ask for a name and folder, create the project and open it."""
+        dialog = NewProjectDialog(self.settings.effective_projects_dir(), self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.project is not None:
+            self.set_project(dialog.project)
+
+    def choose_project(self) -> None:
+        """Ask for a project folder and open it."""
+        start = str(self.project.folder.parent if self.project else Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open a project folder", start)
+        if folder:
+            self.open_project_at(Path(folder))
+
+    def edit_settings(self) -> None:
+        """Show the Settings dialog and apply the result."""
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.apply_settings(dialog.settings())
+
+    def show_plan_wizard(self) -> None:
+        """Open the training-plan wizard for the current project."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Plan a training run")
+        dialog.resize(760, 620)
+        layout = QVBoxLayout(dialog)
+        wizard = PlanWizardPage()
+        wizard.set_project(self.project)
+        layout.addWidget(wizard)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.open()
+
+    # ---- Qt events
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Remember geometry and page before closing."""
+        if self.remember:
+            state = ui_state()
+            state.setValue("main/geometry", self.saveGeometry())
+            state.setValue("main/windowState", self.saveState())
+            state.setValue("main/page", self.current_page().key)
+            state.sync()
+        super().closeEvent(event)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        """Accept a dragged project folder or ``project.json``."""
+        if _dropped_project(event.mimeData().urls()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        """Open the dropped project."""
+        location = _dropped_project(event.mimeData().urls())
+        if location is not None:
+            event.acceptProposedAction()
+            self.open_project_at(location)
+
+    # ---- Internals
+    def _build_menus(self) -> None:
+        project_menu = self.menuBar().addMenu("&Project")
+        self._add_action(
+            project_menu, "&New Project…", self.new_project, QKeySequence.StandardKey.New
+        )
+        self._add_action(
+            project_menu, "&Open Project…", self.choose_project, QKeySequence.StandardKey.Open
+        )
+        self.recent_menu = project_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._add_action(project_menu, "Open the &Sample Project", self.open_sample)
+        project_menu.addSeparator()
+        self.reload_action = self._add_action(project_menu, "Re&load", self._reload, "F5")
+        self.reveal_action = self._add_action(
+            project_menu, "Show in &File Manager", self._reveal_project, "Ctrl+Shift+O"
+        )
+        self.close_action = self._add_action(
+            project_menu,
+            "&Close Project",
+            lambda: self.set_project(None),
+            QKeySequence.StandardKey.Close,
+        )
+        project_menu.addSeparator()
+        self._add_action(project_menu, "Se&ttings…", self.edit_settings, "Ctrl+,")
+        project_menu.addSeparator()
+        self._add_action(project_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        view_menu = self.menuBar().addMenu("&View")
+        self.page_actions = []
+        for index, page in enumerate(self.pages, start=1):
+            action = self._add_action(
+                view_menu, page.title, lambda _checked=False, key=page.key: self.show_page(key), f"Ctrl+{index}"
+            )
+            self.page_actions.append(action)
+        view_menu.addSeparator()
+        self.plan_action = self._add_action(
+            view_menu, "Plan a Training Run…", self.show_plan_wizard, "Ctrl+Shift+P"
+        )
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self._add_action(help_menu, "&About ftstudio", lambda: AboutDialog(self).open())
+
+    def _add_action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:  # noqa: ANN001
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for entry in self.state.recent_projects:
+            action = self.recent_menu.addAction(entry)
+            action.triggered.connect(lambda _=False, path=entry: self.open_project_at(Path(path)))
+            if not Path(entry).is_dir():
+                action.setEnabled(False)
+                action.setText(f"{entry} (missing)")
+        if not self.state.recent_projects:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+        self.recent_menu.addSeparator()
+        clear = self.recent_menu.addAction("Clear Recent")
+        clear.setEnabled(bool(self.state.recent_projects))
+        clear.triggered.connect(lambda: self._update_state(replace(self.state, recent_projects=())))
+
+    def _show_project(self, project: Project | None) -> None:
+        self.project = project
+        for page in self.pages:
+            page.set_project(project)
+        has_project = project is not None
+        for action in (
+            self.reload_action,
+            self.reveal_action,
+            self.close_action,
+            self.plan_action,
+            *self.page_actions,
+        ):
+            action.setEnabled(has_project)
+        self.central.setCurrentWidget(self.studio if has_project else self.welcome)
+        self.welcome.set_recent(list(self.state.recent_projects))
+        if project is None:
+            self.setWindowTitle("ftstudio")
+            self.project_label.setText("No project open")
+            self.counts_label.setText("")
+            return
+        self.setWindowTitle(f"{project.name} — ftstudio")
+        self.project_label.setText(f"{project.name}  ·  {project.folder}")
+        self.project_label.setToolTip(str(project.folder))
+        datasets, runs = len(project.dataset_files()), len(project.run_dirs())
+        self.counts_label.setText(f"{datasets} dataset file(s) · {runs} run(s)")
+
+    def _reload(self) -> None:
+        if self.project is not None:
+            self.open_project_at(self.project.folder)
+
+    def _reveal_project(self) -> None:
+        if self.project is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.project.folder)))
+
+    def _update_state(self, state: AppState) -> None:
+        self.state = state
+        if self.remember:
+            self.store.save_state(state)
+        self.welcome.set_recent(list(state.recent_projects))
+
+    def _warn(self, title: str, text: str) -> None:
+        """Explain a problem without blocking (window-modal, so tests and the GUI go on)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self.last_message_box = box
+        self.statusBar().showMessage(text.splitlines()[0], 10000)
+
+    def _restore_window_state(self) -> None:
+        state = ui_state()
+        geometry = state.value("main/geometry")
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            self.restoreState(state.value("main/windowState", QByteArray()))
+        else:
+            self.resize(DEFAULT_SIZE)
+        page = state.value("main/page", "dataset")
+        keys = [p.key for p in self.pages]
+        self.navigation.setCurrentRow(keys.index(page) if page in keys else 1)
+
+
+def _dropped_project(urls: list[QUrl]) -> Path | None:
+    for url in urls:
+        if not url.isLocalFile():
+            continue
+        path = Path(url.toLocalFile())
+        if path.name == MANIFEST and path.is_file():
+            return path.parent
+        if (path / MANIFEST).is_file():
+            return path
+    return None

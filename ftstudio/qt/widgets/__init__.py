@@ -1,0 +1,1 @@
+"""Reusable widgets: cards, file tables, forms built from config dataclasses."""

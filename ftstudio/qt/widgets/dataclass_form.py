@@ -1,0 +1,95 @@
+"""A form built from a config dataclass declared with :func:`ftstudio.core.fields.option`.
+
+Each field becomes the natural editor for its type (check box, spin box, line edit,
+combo box), labelled and with its help text as tooltip; bounds come from the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
+
+from ftstudio.core.fields import FieldSpec, field_specs
+
+
+class DataclassForm(QWidget):
+    """Edits an instance of a config dataclass; :meth:`value` returns the edited copy."""
+
+    def __init__(self, instance: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._instance = instance
+        self.editors: dict[str, QWidget] = {}
+        self._specs = field_specs(type(instance))
+        layout = QFormLayout(self)
+        layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        for spec in self._specs:
+            editor = _make_editor(spec, getattr(instance, spec.name))
+            editor.setToolTip(spec.help)
+            editor.setObjectName(f"field-{spec.name}")
+            self.editors[spec.name] = editor
+            if isinstance(editor, QCheckBox):
+                editor.setText(spec.label)
+                layout.addRow("", editor)
+            else:
+                layout.addRow(f"{spec.label}:", editor)
+
+    def value(self) -> Any:
+        """A copy of the instance with the edited values."""
+        changes = {spec.name: _read_editor(self.editors[spec.name], spec) for spec in self._specs}
+        return dataclasses.replace(self._instance, **changes)
+
+
+def _make_editor(spec: FieldSpec, value: Any) -> QWidget:
+    if spec.choices is not None:
+        combo = QComboBox()
+        for choice in spec.choices:
+            combo.addItem(str(choice), choice)
+        combo.setCurrentIndex(max(0, combo.findData(value)))
+        return combo
+    if spec.type is bool:
+        box = QCheckBox()
+        box.setChecked(bool(value))
+        return box
+    if spec.type is int:
+        spin = QSpinBox()
+        spin.setRange(int(_bound(spec.minimum, -(2**31))), int(_bound(spec.maximum, 2**31 - 1)))
+        spin.setValue(int(value))
+        return spin
+    if spec.type is float:
+        dspin = QDoubleSpinBox()
+        dspin.setDecimals(6 if (spec.maximum or 1e9) <= 1 else 2)
+        dspin.setRange(_bound(spec.minimum, -1e12), _bound(spec.maximum, 1e12))
+        dspin.setValue(float(value))
+        return dspin
+    if spec.type is str or typing.get_origin(spec.type) is None:
+        line = QLineEdit(str(value))
+        line.setPlaceholderText(spec.help)
+        return line
+    raise TypeError(f"No editor for field {spec.name} of type {spec.type!r}")
+
+
+def _read_editor(editor: QWidget, spec: FieldSpec) -> Any:
+    if isinstance(editor, QComboBox):
+        return editor.currentData()
+    if isinstance(editor, QCheckBox):
+        return editor.isChecked()
+    if isinstance(editor, QSpinBox | QDoubleSpinBox):
+        return editor.value()
+    if isinstance(editor, QLineEdit):
+        return editor.text().strip()
+    raise TypeError(f"Unknown editor for {spec.name}")
+
+
+def _bound(value: float | None, fallback: float) -> float:
+    return fallback if value is None else float(value)
