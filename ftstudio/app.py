@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 from ftstudio.core.sample import sample_copy_dir
 from ftstudio.core.settings import SettingsStore
+
+if TYPE_CHECKING:
+    from ftstudio.qt.main_window import MainWindow
 
 STARTUP_PROBE_ENV = "FTSTUDIO_STARTUP_PROBE"
 """When set, the app prints a line once the window is shown, then quits (for benchmarks)."""
@@ -35,6 +41,7 @@ def run_gui(project_dir: Path | None = None, argv: list[str] | None = None) -> i
     app.setDesktopFileName("ftstudio")
     apply_style(app)
     window = MainWindow(SettingsStore())
+    sys.excepthook = _report_crash
     open_startup_project(window, project_dir)
     window.show()
     if os.environ.get(STARTUP_PROBE_ENV):
@@ -47,7 +54,7 @@ def run_gui(project_dir: Path | None = None, argv: list[str] | None = None) -> i
     return app.exec()
 
 
-def open_startup_project(window, project_dir: Path | None) -> None:  # noqa: ANN001 - MainWindow
+def open_startup_project(window: MainWindow, project_dir: Path | None) -> None:
     """Choose and open the first project (see :func:`run_gui`)."""
     if project_dir is not None:
         window.open_project_at(project_dir)
@@ -59,6 +66,26 @@ def open_startup_project(window, project_dir: Path | None) -> None:  # noqa: ANN
         return
     if not state.sample_installed or sample_copy_dir().is_dir():
         window.open_sample()
+
+
+def _report_crash(
+    kind: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
+    """Show an unexpected error instead of losing it in a terminal nobody watches."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    details = "".join(traceback.format_exception(kind, error, trace))
+    sys.__stderr__.write(details)
+    if QApplication.instance() is None:
+        return
+    box = QMessageBox(
+        QMessageBox.Icon.Critical, "Something went wrong", f"{kind.__name__}: {error}"
+    )
+    box.setInformativeText(
+        "Your project files were not changed by this error. Please report it with the details."
+    )
+    box.setDetailedText(details)
+    box.exec()
 
 
 def main() -> int:

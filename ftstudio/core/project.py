@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from ftstudio.core.atomic import atomic_write_json
@@ -122,6 +122,8 @@ def create_project(
     folder = Path(folder).expanduser()
     if (folder / MANIFEST).exists():
         raise ProjectError(f"{folder} already holds a project. Open it instead, or pick a folder.")
+    if folder.exists() and not folder.is_dir():
+        raise ProjectError(f"{folder} is a file, not a folder. Choose another name or location.")
     if folder.exists() and any(folder.iterdir()):
         raise ProjectError(
             f"{folder} is not empty. Choose an empty or new folder so no file of yours is mixed "
@@ -232,9 +234,15 @@ def _manifest_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
             key = f"datasets.{role}"
             if not isinstance(relative, str) or not relative:
                 problems.append((key, "must be a file path relative to the project folder"))
-            elif PurePosixPath(relative).is_absolute() or ".." in PurePosixPath(relative).parts:
+            elif _escapes_folder(relative):
                 problems.append((key, f"{relative!r} must stay inside the project folder"))
     return problems
+
+
+def _escapes_folder(relative: str) -> bool:
+    """True for an absolute path or one with ``..``, whether spelled with / or a backslash."""
+    path = PureWindowsPath(relative)
+    return bool(path.anchor) or ".." in path.parts
 
 
 def _line_of(text: str, key: str) -> str:

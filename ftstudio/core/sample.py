@@ -43,6 +43,9 @@ def install_sample(destination: Path | None = None, *, replace: bool = False) ->
         target.rename(_free_name(target.with_name(target.name + " (old)")))
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(bundled_sample_dir(), target, copy_function=shutil.copyfile)
+    for folder in (target, *target.rglob("*")):
+        if folder.is_dir():  # copytree copies folder modes: a read-only install stays read-only
+            folder.chmod(folder.stat().st_mode | 0o700)
     for sub in SUBFOLDERS:
         (target / sub).mkdir(exist_ok=True)
     return open_project(target)

@@ -177,7 +177,10 @@ class SettingsStore:
         return data
 
     def _set_aside(self, path: Path, reason: str) -> None:
-        backup = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        stem = f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"
+        backup, number = path.with_name(stem), 2
+        while backup.exists():  # never overwrite an earlier backup from the same second
+            backup, number = path.with_name(f"{stem}-{number}"), number + 1
         try:
             path.replace(backup)
         except OSError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -251,7 +252,10 @@ class MainWindow(QMainWindow):
         self.page_actions = []
         for index, page in enumerate(self.pages, start=1):
             action = self._add_action(
-                view_menu, page.title, lambda _checked=False, key=page.key: self.show_page(key), f"Ctrl+{index}"
+                view_menu,
+                page.title,
+                lambda _checked=False, key=page.key: self.show_page(key),
+                f"Ctrl+{index}",
             )
             self.page_actions.append(action)
         view_menu.addSeparator()
@@ -262,7 +266,13 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         self._add_action(help_menu, "&About ftstudio", lambda: AboutDialog(self).open())
 
-    def _add_action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:  # noqa: ANN001
+    def _add_action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[..., object],
+        shortcut: QKeySequence.StandardKey | str | None = None,
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))

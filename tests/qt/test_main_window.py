@@ -57,7 +57,8 @@ def test_second_start_reopens_the_last_project(qtbot, user_dirs, tmp_path) -> No
     second = MainWindow(SettingsStore(user_dirs["config"]))
     qtbot.addWidget(second)
     open_startup_project(second, None)
-    assert second.project is not None and second.project.folder == other.folder
+    assert second.project is not None
+    assert second.project.folder == other.folder
     assert second.state.recent_projects[:2] == (
         str(other.folder),
         str(first.state.recent_projects[1]),
@@ -92,7 +93,7 @@ def test_dataset_page_lists_the_project_files(window, sample_project) -> None:
         if ln.strip()
     ]
     assert rows["it_support.jsonl"].text(2) == str(len(lines))
-    assert "2 dataset file(s) · 0 run(s)" == window.counts_label.text()
+    assert window.counts_label.text() == "2 dataset file(s) · 0 run(s)"
 
 
 def test_runs_and_export_pages_show_folders(window, sample_project) -> None:
@@ -122,8 +123,10 @@ def test_opening_a_broken_manifest_names_the_line(window, tmp_path) -> None:
     (folder / "project.json").write_text('{\n  "ftstudio_project": 1,\n  "name": "x",,\n}\n')
     assert not window.open_project_at(folder)
     box = window.last_message_box
-    assert box is not None and box.isVisible()
-    assert "line 3" in box.text() and "project.json" in box.text()
+    assert box is not None
+    assert box.isVisible()
+    assert "line 3" in box.text()
+    assert "project.json" in box.text()
     assert window.project is None
     box.done(QMessageBox.StandardButton.Ok)
 
@@ -203,7 +206,8 @@ def test_settings_dialog_round_trips_through_the_file(window, qtbot, user_dirs) 
     dialog.form.editors["projects_dir"].setText("/data/llm")
     window.apply_settings(dialog.settings())
     saved = json.loads((user_dirs["config"] / "settings.json").read_text())
-    assert saved["max_recent"] == 4 and saved["reopen_last_project"] is False
+    assert saved["max_recent"] == 4
+    assert saved["reopen_last_project"] is False
     reloaded = SettingsStore(user_dirs["config"]).load_settings()
     assert reloaded == AppSettings(
         projects_dir="/data/llm", reopen_last_project=False, max_recent=4
@@ -255,7 +259,8 @@ def test_dropping_a_project_folder_opens_it(window, tmp_path) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     window.dropEvent(drop)
-    assert window.project is not None and window.project.name == "Dropped"
+    assert window.project is not None
+    assert window.project.name == "Dropped"
 
 
 @pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent.*:DeprecationWarning")
@@ -284,7 +289,8 @@ def test_unreadable_settings_file_is_kept_and_reported(qtbot, user_dirs) -> None
     assert win.settings == AppSettings()
     assert "max_recent" in win.last_message_box.text()
     kept = list(user_dirs["config"].glob("settings.json.unreadable-*"))
-    assert len(kept) == 1 and "many" in kept[0].read_text()
+    assert len(kept) == 1
+    assert "many" in kept[0].read_text()
     win.last_message_box.done(QMessageBox.StandardButton.Ok)
 
 
@@ -293,5 +299,6 @@ def test_plan_wizard_opens_from_the_train_page(window, qtbot, sample_project) ->
     window.show()
     qtbot.mouseClick(window.page("train").plan_button, Qt.MouseButton.LeftButton)
     dialogs = [w for w in window.findChildren(QDialog) if w.windowTitle() == "Plan a training run"]
-    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    assert len(dialogs) == 1
+    assert dialogs[0].isVisible()
     dialogs[0].reject()

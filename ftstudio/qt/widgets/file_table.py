@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -68,7 +68,7 @@ class FileTable(QWidget):
         self.tree.clear()
         for path, texts in rows:
             item = QTreeWidgetItem([str(text) for text in texts])
-            item.setData(0, 256, path)  # Qt.UserRole
+            item.setData(0, Qt.ItemDataRole.UserRole, path)
             item.setToolTip(0, str(path))
             self.tree.addTopLevelItem(item)
         for column in range(1, self.tree.columnCount()):
@@ -80,7 +80,7 @@ class FileTable(QWidget):
         return self.tree.topLevelItemCount()
 
     def _on_tree_item_double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
-        path = item.data(0, 256)
+        path = item.data(0, Qt.ItemDataRole.UserRole)
         self.sig_activated.emit(path)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
