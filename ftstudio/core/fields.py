@@ -9,6 +9,7 @@ options are built from :func:`field_specs`; files are read with
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,8 @@ class FieldSpec:
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
     advanced: bool = False
+    widget: str | None = None
+    placeholder: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,15 @@ def option(
     maximum: float | None = None,
     choices: Sequence[Any] | None = None,
     advanced: bool = False,
+    widget: str | None = None,
+    placeholder: str = "",
     default_factory: Any = dataclasses.MISSING,
 ) -> Any:
-    """Declare a dataclass field with its help text, label, bounds and choices."""
+    """Declare a dataclass field with its help text, label, bounds and choices.
+
+    ``widget`` asks forms for a special editor (``"folder"``: a path with a Browse
+    button); ``placeholder`` is the grey hint shown in an empty text field.
+    """
     meta = {
         _META_KEY: {
             "help": help,
@@ -76,6 +85,8 @@ def option(
             "maximum": maximum,
             "choices": tuple(choices) if choices is not None else None,
             "advanced": advanced,
+            "widget": widget,
+            "placeholder": placeholder,
         }
     }
     if default_factory is not dataclasses.MISSING:
@@ -108,6 +119,8 @@ def field_specs(cls: type) -> list[FieldSpec]:
                 maximum=meta["maximum"],
                 choices=meta["choices"],
                 advanced=meta["advanced"],
+                widget=meta["widget"],
+                placeholder=meta["placeholder"],
             )
         )
     return specs
@@ -116,7 +129,7 @@ def field_specs(cls: type) -> list[FieldSpec]:
 def check_value(spec: FieldSpec, value: Any) -> str | None:
     """Return a plain-language problem with ``value`` for ``spec``, or ``None`` if it is fine."""
     if not _matches(value, spec.type):
-        return f"expected {_type_name(spec.type)}, got {type(value).__name__} {value!r}"
+        return f"expected {_type_name(spec.type)}, got {_shown(value)}"
     if spec.choices is not None and value not in spec.choices:
         allowed = ", ".join(repr(choice) for choice in spec.choices)
         return f"{value!r} is not one of {allowed}"
@@ -175,6 +188,14 @@ def _plain(value: Any) -> Any:
 def _coerce(value: Any, annotation: Any) -> Any:
     """Accept what JSON can express for the annotation: a list for a tuple, an int for a float."""
     origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if _matches(value, annotation):
+            return value
+        for arg in typing.get_args(annotation):
+            coerced = _coerce(value, arg)
+            if coerced is not value and _matches(coerced, arg):
+                return coerced
+        return value
     if origin is tuple and isinstance(value, list):
         return tuple(value)
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
@@ -208,13 +229,40 @@ def _matches(value: Any, annotation: Any) -> bool:
     return isinstance(value, annotation)
 
 
+def _shown(value: Any) -> str:
+    """``value`` as the user wrote it in the file, with JSON's type names, not Python's."""
+    if value is None or isinstance(value, bool):
+        return _json(value)
+    return f"{_json_type_name(value)} {_json(value)}"
+
+
+def _json_type_name(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, int):
+        return "a whole number"
+    return "a decimal number" if isinstance(value, float) else type(value).__name__
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(_plain(value), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(arg) for arg in args)
-    if origin is tuple:
-        return f"a list of {_type_name(args[0])}"
+    if origin in (tuple, list):
+        plural = {bool: "true/false values", int: "whole numbers", float: "numbers", str: "text"}
+        return f"a list of {plural.get(args[0], _type_name(args[0]))}"
     if annotation is type(None):
         return "null"
     names = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}

@@ -30,6 +30,8 @@ class AppSettings:
         "",
         label="Projects folder",
         help="Where new projects are created by default. Empty means Documents/ftstudio.",
+        widget="folder",
+        placeholder="Documents/ftstudio (default)",
     )
     reopen_last_project: bool = option(
         True,
@@ -42,19 +44,6 @@ class AppSettings:
         help="How many projects the Project ▸ Open Recent menu lists.",
         minimum=1,
         maximum=30,
-    )
-    gpu_memory_budget_gb: float = option(
-        24.0,
-        label="GPU memory budget (GB)",
-        help="The GPU memory the planner may assume when no GPU is detected, "
-        "e.g. when you plan on a laptop and train on a workstation.",
-        minimum=1.0,
-        maximum=1024.0,
-    )
-    offline: bool = option(
-        False,
-        label="Offline mode",
-        help="Never contact the model hub; only local model folders can be used.",
     )
 
     def effective_projects_dir(self) -> Path:

@@ -133,7 +133,7 @@ def test_every_problem_is_reported_at_once_by_key() -> None:
         "limit",
     }
     assert problems["bogus"] == "unknown key; known keys are: " + ", ".join(KNOWN)
-    assert problems["enabled"] == "expected true or false, got str 'yes'"
+    assert problems["enabled"] == 'expected true or false, got text "yes"'
     assert problems["max_steps"] == "0 is below the minimum 1"
     assert problems["learning_rate"] == "1.5 is above the maximum 1.0"
     assert problems["mode"] == "'medium' is not one of 'fast', 'slow'"
@@ -147,19 +147,19 @@ def test_a_bool_is_not_a_number(key: str, value: bool) -> None:
     """JSON true is an int subclass in Python; a config must still reject it."""
     problems = problems_of({key: value})
     assert list(problems) == [key]
-    assert f"got bool {value!r}" in problems[key]
+    assert f"got {str(value).lower()}" in problems[key]
 
 
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("max_steps", 5.0, "expected a whole number, got float 5.0"),
-        ("max_steps", "5", "expected a whole number, got str '5'"),
-        ("learning_rate", "0.1", "expected a number, got str '0.1'"),
-        ("limit", 2.5, "expected a whole number or null, got float 2.5"),
-        ("tags", "abc", "expected a list of text, got str 'abc'"),
-        ("mode", None, "expected text, got NoneType None"),
-        ("enabled", 1, "expected true or false, got int 1"),
+        ("max_steps", 5.0, "expected a whole number, got a decimal number 5.0"),
+        ("max_steps", "5", 'expected a whole number, got text "5"'),
+        ("learning_rate", "0.1", 'expected a number, got text "0.1"'),
+        ("limit", 2.5, "expected a whole number or null, got a decimal number 2.5"),
+        ("tags", "abc", 'expected a list of text, got text "abc"'),
+        ("mode", None, "expected text, got null"),
+        ("enabled", 1, "expected true or false, got a whole number 1"),
     ],
 )
 def test_wrong_types_are_named_in_plain_words(key: str, value: object, expected: str) -> None:
@@ -250,3 +250,27 @@ def test_check_value_returns_none_for_good_values() -> None:
     assert check_value(specs["tags"], ()) is None
     assert check_value(specs["limit"], None) is None
     assert check_value(specs["max_steps"], 0) == "0 is below the minimum 1"
+
+
+@dataclass(frozen=True)
+class Optional_:
+    ratio: float | None = option(None, help="A ratio, or null for automatic.", maximum=1.0)
+    pair: tuple[int, int] = option((1, 2), help="Two whole numbers.")
+
+
+def test_a_whole_number_is_accepted_for_an_optional_float() -> None:
+    value, _ = from_mapping(Optional_, {"ratio": 1}, source="x.json")
+    assert value.ratio == 1.0
+    assert isinstance(value.ratio, float)
+    assert from_mapping(Optional_, {"ratio": None}, source="x.json")[0].ratio is None
+    with pytest.raises(ConfigError, match="above the maximum"):
+        from_mapping(Optional_, {"ratio": 2}, source="x.json")
+
+
+def test_a_wrong_list_is_described_as_the_user_wrote_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        from_mapping(Optional_, {"pair": [1, "b"]}, source="x.json")
+    assert (
+        str(caught.value.problems[0])
+        == 'pair: expected a list of whole numbers, got a list [1, "b"]'
+    )

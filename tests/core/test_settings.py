@@ -40,8 +40,6 @@ def test_save_and_load_round_trip(store: SettingsStore) -> None:
         projects_dir="/data/llm",
         reopen_last_project=False,
         max_recent=3,
-        gpu_memory_budget_gb=80.0,
-        offline=True,
     )
     store.save_settings(custom)
     assert store.settings_path == store.directory / "settings.json"
@@ -89,7 +87,7 @@ def test_invalid_json_is_set_aside_and_reported_with_its_line(store: SettingsSto
     [
         ('{"max_recent": "ten"}', "max_recent"),
         ('{"max_recent": 0}', "max_recent"),
-        ('{"offline": 1, "gpu_memory_budget_gb": "lots"}', "gpu_memory_budget_gb"),
+        ('{"max_recent": 4, "projects_dir": ["a", "b"]}', "projects_dir"),
         ('{"reopen_last_project": null}', "reopen_last_project"),
     ],
 )

@@ -14,8 +14,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QWidget,
 )
@@ -50,6 +53,34 @@ class DataclassForm(QWidget):
         return dataclasses.replace(self._instance, **changes)
 
 
+class FolderEdit(QWidget):
+    """A folder path: a line edit and a Browse… button."""
+
+    def __init__(self, text: str, placeholder: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.line_edit = QLineEdit(text)
+        self.line_edit.setPlaceholderText(placeholder)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._on_browse_clicked)
+        row.addWidget(self.line_edit, 1)
+        row.addWidget(self.browse_button)
+
+    def text(self) -> str:
+        """The path as typed."""
+        return self.line_edit.text()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - mirrors QLineEdit
+        """Replace the path."""
+        self.line_edit.setText(text)
+
+    def _on_browse_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder", self.text())
+        if folder:
+            self.setText(folder)
+
+
 def _make_editor(spec: FieldSpec, value: Any) -> QWidget:
     if spec.choices is not None:
         combo = QComboBox()
@@ -72,9 +103,11 @@ def _make_editor(spec: FieldSpec, value: Any) -> QWidget:
         dspin.setRange(_bound(spec.minimum, -1e12), _bound(spec.maximum, 1e12))
         dspin.setValue(float(value))
         return dspin
+    if spec.widget == "folder":
+        return FolderEdit(str(value), spec.placeholder)
     if spec.type is str or typing.get_origin(spec.type) is None:
         line = QLineEdit(str(value))
-        line.setPlaceholderText(spec.help)
+        line.setPlaceholderText(spec.placeholder)
         return line
     raise TypeError(f"No editor for field {spec.name} of type {spec.type!r}")
 
@@ -86,7 +119,7 @@ def _read_editor(editor: QWidget, spec: FieldSpec) -> Any:
         return editor.isChecked()
     if isinstance(editor, QSpinBox | QDoubleSpinBox):
         return editor.value()
-    if isinstance(editor, QLineEdit):
+    if isinstance(editor, QLineEdit | FolderEdit):
         return editor.text().strip()
     raise TypeError(f"Unknown editor for {spec.name}")
 
