@@ -1,10 +1,14 @@
-"""Common frame of a studio page: title, one-line summary, scrollable body."""
+"""Common frame of a studio page: title, one-line summary, scrollable body, plans card."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ftstudio.core.project import Project
+from ftstudio.qt.widgets.card import Card, bullet_list
+from ftstudio.qt.widgets.file_table import FileTable, folder_size, human_size, modified
 
 
 class Page(QWidget):
@@ -14,11 +18,13 @@ class Page(QWidget):
         key: short id used by the CLI (``--page``) and in saved state.
         title: the navigation label and page heading.
         summary: one sentence under the heading.
+        plans: what the user will be able to do here, listed by :meth:`add_plans`.
     """
 
     key = ""
     title = ""
     summary = ""
+    plans: tuple[str, ...] = ()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,6 +49,12 @@ class Page(QWidget):
         subtitle.setWordWrap(True)
         self.body.addWidget(subtitle)
 
+    def add_plans(self) -> None:
+        """End the page with the 'What you will do here' card and a stretch."""
+        if self.plans:
+            self.body.addWidget(Card("What you will do here", bullet_list(list(self.plans))))
+        self.body.addStretch(1)
+
     def set_project(self, project: Project | None) -> None:
         """Show ``project`` (``None`` when no project is open)."""
         self.project = project
@@ -50,3 +62,33 @@ class Page(QWidget):
 
     def refresh(self) -> None:
         """Re-read what the page shows from the project folder."""
+
+
+class FolderListPage(Page):
+    """A page listing the entries of one project sub-folder (runs, exports…)."""
+
+    list_title = ""
+    name_column = ""
+    empty_text = ""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        card = Card(self.list_title, "")
+        self.table = FileTable([self.name_column, "Modified", "Size"], self.empty_text)
+        self.table.setMinimumHeight(170)
+        card.add(self.table)
+        self.body.addWidget(card)
+        self.add_plans()
+
+    def entries(self) -> list[Path]:
+        """The folder entries to list; empty when no project is open."""
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        """List the entries with their modification time and size."""
+        self.table.set_rows(
+            [
+                (path, [path.name, modified(path), human_size(folder_size(path))])
+                for path in (self.entries() if self.project else [])
+            ]
+        )

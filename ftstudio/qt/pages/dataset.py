@@ -9,7 +9,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
 
 from ftstudio.qt.pages.base import Page
-from ftstudio.qt.widgets.card import Card, bullet_list
+from ftstudio.qt.widgets.card import Card
 from ftstudio.qt.widgets.file_table import FileTable, human_size, modified
 
 # Counting lines reads the whole file; above this size the count waits for the editor,
@@ -31,6 +31,15 @@ class DatasetPage(Page):
     key = "dataset"
     title = "Dataset"
     summary = "Curate the examples your model learns from: every problem shown at its line."
+    plans = (
+        "Open chat JSONL (multi-turn, with per-turn training toggles) or "
+        "completion JSONL, or import Alpaca, ShareGPT and CSV.",
+        "See every problem at its line, with a plain fix; lines that do not "
+        "parse are kept and shown, never dropped.",
+        "Edit conversations turn by turn, tag and review them, with undo.",
+        "Compare your example count with the recommended size bands, and see "
+        "exactly which tokens the model is trained on.",
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,23 +60,7 @@ class DatasetPage(Page):
         row.addStretch(1)
         files_card.add(buttons)
         self.body.addWidget(files_card)
-        self.body.addWidget(
-            Card(
-                "What you will do here",
-                bullet_list(
-                    [
-                        "Open chat JSONL (multi-turn, with per-turn training toggles) or "
-                        "completion JSONL, or import Alpaca, ShareGPT and CSV.",
-                        "See every problem at its line, with a plain fix; lines that do not "
-                        "parse are kept and shown, never dropped.",
-                        "Edit conversations turn by turn, tag and review them, with undo.",
-                        "Compare your example count with the recommended size bands, and see "
-                        "exactly which tokens the model is trained on.",
-                    ]
-                ),
-            )
-        )
-        self.body.addStretch(1)
+        self.add_plans()
 
     def refresh(self) -> None:
         """List the dataset files of the open project."""

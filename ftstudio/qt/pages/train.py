@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
 
 from ftstudio.core.project import describe_base_model
 from ftstudio.qt.pages.base import Page
-from ftstudio.qt.widgets.card import Card, bullet_list
+from ftstudio.qt.widgets.card import Card
 
 
 class TrainPage(Page):
@@ -20,6 +20,13 @@ class TrainPage(Page):
     key = "train"
     title = "Train"
     summary = "Fine-tune with QLoRA by default, or LoRA, full fine-tuning or DPO."
+    plans = (
+        "Start a run from the wizard's configuration and watch the train and "
+        "validation loss live, with learning rate, speed, memory and ETA.",
+        "Stop at any time without losing the run; resume from the last checkpoint after a crash.",
+        "Get early stopping, overfitting warnings and a plain explanation "
+        "when a run fails (out of memory, NaN loss, disk full).",
+    )
 
     sig_plan_requested = Signal()
 
@@ -38,22 +45,7 @@ class TrainPage(Page):
         row.addWidget(self.plan_button)
         row.addStretch(1)
         self.body.addWidget(actions)
-        self.body.addWidget(
-            Card(
-                "What you will do here",
-                bullet_list(
-                    [
-                        "Start a run from the wizard's configuration and watch the train and "
-                        "validation loss live, with learning rate, speed, memory and ETA.",
-                        "Stop at any time without losing the run; resume from the last "
-                        "checkpoint after a crash.",
-                        "Get early stopping, overfitting warnings and a plain explanation "
-                        "when a run fails (out of memory, NaN loss, disk full).",
-                    ]
-                ),
-            )
-        )
-        self.body.addStretch(1)
+        self.add_plans()
 
     def refresh(self) -> None:
         """Describe the project's base model and training dataset."""

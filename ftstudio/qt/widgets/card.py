@@ -15,6 +15,7 @@ class Card(QFrame):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(16, 12, 16, 14)
         self._layout.setSpacing(6)
+        self._layout.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.title_label = QLabel(title)
         self.title_label.setObjectName("cardTitle")
         self._layout.addWidget(self.title_label)
