@@ -254,16 +254,48 @@ def _line_of(text: str, key: str) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class BaseModelRef:
+    """What a ``base_model`` value names.
+
+    Attributes:
+        kind: ``"tiny"`` (built locally), ``"local"`` (a folder) or ``"hub"`` (a hub id).
+        location: the folder for ``local``, the id for ``hub``, :data:`TINY_MODEL` for ``tiny``.
+        exists: for ``local``: whether the folder is there.
+    """
+
+    kind: str
+    location: str
+    exists: bool = True
+
+
+def classify_base_model(value: str, project_folder: Path | None = None) -> BaseModelRef:
+    """Tell a tiny-model, local-folder or hub-id ``base_model`` value apart.
+
+    A value that looks like a path (absolute, ``~``, ``./`` or an existing folder,
+    relative paths taken from the project folder) is local; ``org/name`` is a hub id.
+    """
+    if value == TINY_MODEL:
+        return BaseModelRef("tiny", TINY_MODEL)
+    path = Path(value).expanduser()
+    if not path.is_absolute() and project_folder is not None:
+        path = project_folder / path
+    looks_like_path = value.startswith(("/", "~", ".", "\\")) or bool(PureWindowsPath(value).drive)
+    if path.is_dir() or looks_like_path:
+        return BaseModelRef("local", str(path), exists=path.is_dir())
+    return BaseModelRef("hub", value)
+
+
 def describe_base_model(value: str, project_folder: Path | None = None) -> str:
     """Plain words for a ``base_model`` value: the tiny model, a local folder, or a hub id."""
-    if value == TINY_MODEL:
+    ref = classify_base_model(value, project_folder)
+    if ref.kind == "tiny":
         return (
             "ftstudio tiny model: a small Llama built on this computer, for trying the whole "
             "flow offline in minutes (its answers are not meant to be good)."
         )
-    path = Path(value).expanduser()
-    if not path.is_absolute() and project_folder is not None:
-        path = project_folder / path
-    if path.is_dir():
-        return f"Local model folder {path}."
+    if ref.kind == "local":
+        if not ref.exists:
+            return f"Local model folder {ref.location}, which does not exist (yet)."
+        return f"Local model folder {ref.location}."
     return f"Hub model {value!r}: downloaded when training starts (not needed for planning)."

@@ -15,6 +15,7 @@ from ftstudio.core.project import (
     TINY_MODEL,
     Project,
     ProjectError,
+    classify_base_model,
     create_project,
     describe_base_model,
     open_project,
@@ -391,4 +392,27 @@ def test_describe_a_folder_relative_to_the_project(
 def test_describe_a_hub_id(tmp_path: Path) -> None:
     assert describe_base_model("Qwen/Qwen3-0.6B", tmp_path) == (
         "Hub model 'Qwen/Qwen3-0.6B': downloaded when training starts (not needed for planning)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (TINY_MODEL, "tiny"),
+        ("meta-llama/Llama-3.2-1B-Instruct", "hub"),
+        ("/models/missing-llama", "local"),
+        ("~/models/missing", "local"),
+        ("./weights", "local"),
+        ("C:\\models\\llama", "local"),
+    ],
+)
+def test_classify_base_model_kinds(value: str, kind: str, tmp_path: Path) -> None:
+    assert classify_base_model(value, tmp_path).kind == kind
+
+
+def test_a_missing_local_folder_is_described_as_missing(tmp_path: Path) -> None:
+    ref = classify_base_model(str(tmp_path / "nope"))
+    assert (ref.kind, ref.exists) == ("local", False)
+    assert describe_base_model(str(tmp_path / "nope")) == (
+        f"Local model folder {tmp_path / 'nope'}, which does not exist (yet)."
     )
