@@ -1,0 +1,1 @@
+"""Datasets: lossless records, formats, validation, statistics and splits (pure Python)."""
