@@ -179,6 +179,9 @@ class Dataset:
         bom: the file started with a UTF-8 byte-order mark (kept on save).
         newline: the file's line ending, ``"\\n"`` or ``"\\r\\n"`` (kept on save).
         file_issues: problems with the file as a whole (e.g. empty file).
+        json_array: the file was one JSON array rather than JSON Lines (kept on save).
+        csv_header: CSV only: the header row as read, verbatim (kept on save so that
+            unedited rows, which are written back byte for byte, keep their columns).
     """
 
     records: list[Record] = field(default_factory=list)
@@ -188,6 +191,8 @@ class Dataset:
     bom: bool = False
     newline: str = "\n"
     file_issues: list[Issue] = field(default_factory=list)
+    json_array: bool = False
+    csv_header: str | None = None
 
     def __len__(self) -> int:
         return len(self.records)
