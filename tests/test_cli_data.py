@@ -97,7 +97,8 @@ def test_validate_a_clean_file_and_other_kinds(capsys) -> None:
     code, out, _ = run(capsys, "data", "validate", str(SAMPLE))
     assert code == 0
     assert "chat, 77 examples, 77 valid; 0 errors and 0 warnings." in out
-    assert "77 usable examples: below the minimum of 50–100. Add at least 23 more" in out
+    assert "77 usable examples: at the low end of the minimum of 50–100" in out
+    assert "Add 23 more to pass the minimum" in out
     code, out, _ = run(capsys, "data", "validate", str(PREFERENCES), "--json")
     assert code == 0
     report = json.loads(out)

@@ -55,11 +55,18 @@ def size_band(usable: int) -> SizeBand:
             f"{RECOMMENDED[0]}–{RECOMMENDED[1]:,}.",
         )
     noun = "example" if usable == 1 else "examples"
-    if usable < high:
+    if usable < low:
         return SizeBand(
             "below_minimum",
             f"{usable:,} usable {noun}: below the minimum of {low}–{high}. Add at least "
-            f"{high - usable:,} more; {RECOMMENDED[0]}–{RECOMMENDED[1]:,} is recommended.",
+            f"{low - usable:,} more; {RECOMMENDED[0]}–{RECOMMENDED[1]:,} is recommended.",
+        )
+    if usable < high:
+        return SizeBand(
+            "minimum",
+            f"{usable:,} usable examples: at the low end of the minimum of {low}–{high}, "
+            f"enough for a first try. Add {high - usable:,} more to pass the minimum; "
+            f"{RECOMMENDED[0]}–{RECOMMENDED[1]:,} is recommended.",
         )
     if usable < RECOMMENDED[0]:
         return SizeBand(

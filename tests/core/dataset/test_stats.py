@@ -39,8 +39,9 @@ def dataset(*items: Any) -> Dataset:
     ("usable", "name", "words"),
     [
         (0, "empty", "No usable examples yet"),
-        (1, "below_minimum", "1 usable example: below the minimum of 50–100. Add at least 99"),
-        (77, "below_minimum", "77 usable examples: below the minimum of 50–100. Add at least 23"),
+        (1, "below_minimum", "1 usable example: below the minimum of 50–100. Add at least 49"),
+        (49, "below_minimum", "49 usable examples: below the minimum of 50–100. Add at least 1"),
+        (77, "minimum", "77 usable examples: at the low end of the minimum of 50–100, enough"),
         (100, "minimum", "above the minimum of 50–100, below the recommended 500–1,000"),
         (320, "minimum", "Add about 180 more"),
         (500, "recommended", "within the recommended 500–1,000"),
