@@ -31,13 +31,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.core.project import MANIFEST, Project, ProjectError, open_project
+from ftstudio.core.project import (
+    DATASET_SUFFIXES,
+    MANIFEST,
+    Project,
+    ProjectError,
+    open_project,
+)
 from ftstudio.core.sample import install_sample
 from ftstudio.core.settings import AppSettings, AppState, SettingsStore
 from ftstudio.qt.dialogs.about_dialog import AboutDialog
 from ftstudio.qt.dialogs.new_project import NewProjectDialog
 from ftstudio.qt.dialogs.settings_dialog import SettingsDialog
-from ftstudio.qt.pages import NAVIGATION, Page, PlanWizardPage
+from ftstudio.qt.pages import NAVIGATION, DatasetPage, Page, PlanWizardPage
 from ftstudio.qt.style import app_icon, nav_icon
 from ftstudio.qt.ui_state import ui_state
 from ftstudio.qt.welcome import WelcomeView
@@ -108,6 +114,13 @@ class MainWindow(QMainWindow):
     def train_page(self) -> Page:
         """The Train page."""
         return self.page("train")
+
+    @property
+    def dataset_page(self) -> DatasetPage:
+        """The Dataset page."""
+        page = self.page("dataset")
+        assert isinstance(page, DatasetPage)
+        return page
 
     def page(self, key: str) -> Page:
         """The page with ``key`` (``guide``, ``dataset``, ``train``, ``runs``, ``export``)."""
@@ -187,19 +200,29 @@ class MainWindow(QMainWindow):
         """Open the training-plan wizard for the current project."""
         dialog = QDialog(self)
         dialog.setWindowTitle("Plan a training run")
-        dialog.resize(760, 620)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.resize(1120, 820)
         layout = QVBoxLayout(dialog)
+        layout.setContentsMargins(0, 0, 12, 12)
         wizard = PlanWizardPage()
         wizard.set_project(self.project)
         layout.addWidget(wizard)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(dialog.reject)
         layout.addWidget(buttons)
+        # The wizard's workers stop before the dialog (and the wizard) are deleted.
+        dialog.finished.connect(wizard.shutdown)
+        wizard.sig_saved.connect(
+            lambda path: self.statusBar().showMessage(f"Training configuration saved: {path}")
+        )
         dialog.open()
 
     # ---- Qt events
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        """Remember geometry and page before closing."""
+        """Save or ask about unsaved dataset edits, remember geometry and page, then close."""
+        if not self.dataset_page.maybe_save():
+            event.ignore()
+            return
         if self.remember:
             state = ui_state()
             state.setValue("main/geometry", self.saveGeometry())
@@ -209,16 +232,24 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
-        """Accept a dragged project folder or ``project.json``."""
-        if _dropped_project(event.mimeData().urls()) is not None:
+        """Accept a dragged project folder or ``project.json``, or a dataset file."""
+        urls = event.mimeData().urls()
+        if _dropped_project(urls) is not None or self._dropped_dataset(urls) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
-        """Open the dropped project."""
-        location = _dropped_project(event.mimeData().urls())
+        """Open the dropped project, or open (import) the dropped dataset file."""
+        urls = event.mimeData().urls()
+        location = _dropped_project(urls)
         if location is not None:
             event.acceptProposedAction()
             self.open_project_at(location)
+            return
+        dataset = self._dropped_dataset(urls)
+        if dataset is not None:
+            event.acceptProposedAction()
+            self.show_page("dataset")
+            self.dataset_page.open_path(dataset)
 
     # ---- Internals
     def _build_menus(self) -> None:
@@ -232,6 +263,13 @@ class MainWindow(QMainWindow):
         self.recent_menu = project_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._add_action(project_menu, "Open the &Sample Project", self.open_sample)
+        project_menu.addSeparator()
+        self.save_action = self._add_action(
+            project_menu,
+            "&Save Dataset",
+            lambda: self.dataset_page.save(),
+            QKeySequence.StandardKey.Save,
+        )
         project_menu.addSeparator()
         self.reload_action = self._add_action(project_menu, "Re&load", self._reload, "F5")
         self.reveal_action = self._add_action(
@@ -247,6 +285,15 @@ class MainWindow(QMainWindow):
         self._add_action(project_menu, "Se&ttings…", self.edit_settings, "Ctrl+,")
         project_menu.addSeparator()
         self._add_action(project_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        undo_stack = self.dataset_page.document.undo_stack
+        self.undo_action = undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Undo))
+        self.redo_action = undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Redo))
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
 
         view_menu = self.menuBar().addMenu("&View")
         self.page_actions = []
@@ -303,6 +350,7 @@ class MainWindow(QMainWindow):
         for action in (
             self.reload_action,
             self.reveal_action,
+            self.save_action,
             self.close_action,
             self.plan_action,
             *self.page_actions,
@@ -320,6 +368,16 @@ class MainWindow(QMainWindow):
         self.project_label.setToolTip(str(project.folder))
         datasets, runs = len(project.dataset_files()), len(project.run_dirs())
         self.counts_label.setText(f"{datasets} dataset file(s) · {runs} run(s)")
+
+    def _dropped_dataset(self, urls: list[QUrl]) -> Path | None:
+        """The first dropped dataset file (only while a project is open)."""
+        if self.project is None:
+            return None
+        for url in urls:
+            path = Path(url.toLocalFile()) if url.isLocalFile() else None
+            if path is not None and path.is_file() and path.suffix.lower() in DATASET_SUFFIXES:
+                return path
+        return None
 
     def _reload(self) -> None:
         if self.project is not None:

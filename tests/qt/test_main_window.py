@@ -80,22 +80,6 @@ def test_navigation_by_sidebar_and_shortcuts(window, qtbot, sample_project) -> N
         assert window.page_stack.currentWidget() is window.page(key)
 
 
-def test_dataset_page_lists_the_project_files(window, sample_project) -> None:
-    window.set_project(sample_project)
-    table = window.page("dataset").table
-    rows = {table.tree.topLevelItem(i).text(0): table.tree.topLevelItem(i) for i in range(2)}
-    assert table.row_count() == 2
-    assert rows["it_support.jsonl"].text(1) == "train"
-    assert rows["preferences.jsonl"].text(1) == "preferences"
-    lines = [
-        ln
-        for ln in (sample_project.folder / "datasets/it_support.jsonl").read_text().splitlines()
-        if ln.strip()
-    ]
-    assert rows["it_support.jsonl"].text(2) == str(len(lines))
-    assert window.counts_label.text() == "2 dataset file(s) · 0 run(s)"
-
-
 def test_runs_and_export_pages_show_folders(window, sample_project) -> None:
     (sample_project.folder / "runs" / "2026-11-29-qlora").mkdir(parents=True)
     (sample_project.folder / "runs" / "2026-11-29-qlora" / "config.yaml").write_text("x: 1\n")

@@ -1,0 +1,1 @@
+"""The dataset studio: the open document, its table, editor, panels and background workers."""

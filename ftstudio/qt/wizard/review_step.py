@@ -1,0 +1,193 @@
+"""Review step: the run in a few lines, the time estimate, and the YAML that Save writes.
+
+Save (a button of the page) writes ``<project>/configs/<name>.yaml`` and lists it in
+``project.json`` under ``configs``; the step says where before and after.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Slot
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QWidget
+
+from ftstudio.core.train_config import config_to_yaml
+from ftstudio.qt.widgets.card import Card
+from ftstudio.qt.wizard.fields import ERROR_COLOUR, message_html
+from ftstudio.qt.wizard.memory_bar import VERDICT_WORDS, capacity_text
+from ftstudio.qt.wizard.plan import SPECS, STEP_FIELDS, STEP_TITLES, STEPS, Planner
+from ftstudio.qt.wizard.step import WizardStep, text_label
+from ftstudio.qt.wizard.values import escape
+
+METHOD_NAMES = {"qlora": "QLoRA", "lora": "LoRA", "full": "Full fine-tuning"}
+
+
+class ReviewStep(WizardStep):
+    """The summary, the time estimate, the file name and the YAML.
+
+    Attributes (for tests): ``summary_label``, ``time_label``, ``name_edit``,
+    ``path_label``, ``yaml_view``, ``saved_label``, ``problems_label``.
+    """
+
+    key = "review"
+    question = "Check the plan and save it"
+
+    def __init__(self, planner: Planner, parent: QWidget | None = None) -> None:
+        super().__init__(planner, parent)
+        self.saved_path: Path | None = None
+        top = QHBoxLayout()
+        top.setSpacing(14)
+        summary = Card("The run")
+        self.summary_label = text_label()
+        summary.add(self.summary_label)
+        self.time_label = text_label()
+        summary.add(self.time_label)
+        self.problems_label = text_label()
+        summary.add(self.problems_label)
+        top.addWidget(summary, 3)
+
+        save = Card("Save as")
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        self.name_edit = QLineEdit()
+        self.name_edit.setAccessibleName("Configuration name")
+        self.name_edit.setPlaceholderText("qlora-sft")
+        self.name_edit.textEdited.connect(self._on_name_edited)
+        row.addWidget(self.name_edit, 1)
+        row.addWidget(QLabel(".yaml"))
+        holder = QWidget()
+        holder.setLayout(row)
+        save.add(holder)
+        self.path_label = text_label(name="muted")
+        save.add(self.path_label)
+        self.saved_label = text_label()
+        save.add(self.saved_label)
+        top.addWidget(save, 2)
+        self.layout_.addLayout(top)
+
+        self.yaml_view = QPlainTextEdit()
+        self.yaml_view.setObjectName("yamlView")
+        self.yaml_view.setReadOnly(True)
+        self.yaml_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.yaml_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.yaml_view.setAccessibleName("The configuration file")
+        self.yaml_view.setMinimumHeight(160)
+        self.layout_.addWidget(self.yaml_view, 1)
+        self._name_edited = False
+        self.refresh()
+
+    # ---- Public API
+    def name(self) -> str:
+        """The configuration name typed (or proposed)."""
+        return self.name_edit.text().strip() or self.planner.default_name()
+
+    def set_saved(self, path: Path | None, error: str = "") -> None:
+        """Say where the configuration was saved, or why it was not."""
+        self.saved_path = path
+        if error:
+            text = f"<span style='color:{ERROR_COLOUR}'>✖ Not saved: {escape(error)}</span>"
+        elif path is not None and self.planner.project is not None:
+            relative = path.relative_to(self.planner.project.folder).as_posix()
+            text = (
+                f"<b>Saved</b> {escape(str(path))}, and listed in project.json under "
+                f"configs. Train with: <code>ftstudio train {escape(relative)}</code>"
+            )
+        else:
+            text = ""
+        self.saved_label.setText(text)
+        self.saved_label.setVisible(bool(text))
+
+    def set_planner(self, planner: Planner) -> None:
+        """A new project: propose a new name."""
+        self._name_edited = False
+        self.set_saved(None)
+        super().set_planner(planner)
+
+    def refresh(self) -> None:
+        """Show the summary, time estimate, target path and YAML of the current plan."""
+        planner = self.planner
+        if not self._name_edited:
+            self.name_edit.setText(planner.default_name())
+        config = planner.config()
+        path = planner.config_path(self.name())
+        self.summary_label.setText(self._summary())
+        estimate = planner.time_estimate()
+        if estimate is None:
+            self.time_label.setText("Training time: known once the model and the data are read.")
+        else:
+            caveats = " ".join(estimate.caveats)
+            duration = "under a minute" if estimate.high_s < 60 else estimate.text()
+            self.time_label.setText(
+                f"<b>Training time:</b> {escape(duration)} on "
+                f"{escape(planner.gpu.label)} ({estimate.tokens:,} tokens, "
+                f"{estimate.tokens_per_s[0]:,.0f}–{estimate.tokens_per_s[1]:,.0f} tokens/s "
+                "expected)."
+                + (f"<br><span style='color:gray'>{escape(caveats)}</span>" if caveats else "")
+            )
+        problem = planner.name_problem(self.name_edit.text() or planner.default_name())
+        if path is None:
+            where = "Open a project to save the configuration."
+        else:
+            where = f"Will be written to {escape(str(path))}"
+            if path.exists() and path != self.saved_path:
+                where += " (replacing the file there)"
+            where += "."
+        self.path_label.setText(message_html(problem, []) if problem else where)
+        self._show_problems()
+        text = config_to_yaml(config, name=path.name if path is not None else "CONFIG.yaml")
+        if self.yaml_view.toPlainText() != text:
+            self.yaml_view.setPlainText(text)
+
+    # ---- Internals
+    def _summary(self) -> str:
+        planner = self.planner
+        config = planner.config()
+        spec = planner.spec
+        model = escape(spec.name if spec is not None else config.base_model or "no model")
+        method = METHOD_NAMES[config.method] + (" + DPO" if config.objective == "dpo" else "")
+        adapters = (
+            f", rank {config.r} on {', '.join(config.target_modules)}"
+            if config.method != "full"
+            else ""
+        )
+        stats = planner.stats
+        data = escape(config.dataset or "no dataset")
+        if stats is not None:
+            data += f" ({stats.usable:,} usable examples)"
+        lines = [
+            f"<b>{model}</b> with {method}{escape(adapters)}.",
+            f"Data: {data}, {config.val_fraction:g} held back; {config.epochs} epoch"
+            f"{'s' if config.epochs != 1 else ''}, effective batch {config.effective_batch}, "
+            f"max length {config.max_length:,} tokens.",
+        ]
+        memory = planner.memory()
+        if memory is not None:
+            lines.append(
+                f"Memory: about {memory.total_gb:.1f} GB of {capacity_text(memory.gpu_gb)}, "
+                f"{VERDICT_WORDS[memory.verdict].lower()}."
+            )
+        return "<br>".join(lines)
+
+    def _show_problems(self) -> None:
+        problems = self.planner.problems()
+        lines = []
+        for step in STEPS[:-1]:
+            for field, message in problems.items():
+                if field in STEP_FIELDS[step]:
+                    label = SPECS[field].label if field in SPECS else field
+                    lines.append(f"{STEP_TITLES[step]} step, {escape(label)}: {escape(message)}")
+        self.problems_label.setText(
+            f"<span style='color:{ERROR_COLOUR}'>✖ To fix before saving:<br>"
+            + "<br>".join(lines)
+            + "</span>"
+            if lines
+            else ""
+        )
+        self.problems_label.setVisible(bool(lines))
+
+    @Slot(str)
+    def _on_name_edited(self, _text: str) -> None:
+        self._name_edited = True
+        self.refresh()
+        self.sig_changed.emit()
