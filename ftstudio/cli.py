@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_data_commands(commands)
     add_plan_command(commands)
+    add_train_commands(commands)
     return parser
 
 
@@ -168,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             return _data(args, parser)
         if command == "plan":
             return _plan(args, parser)
+        if command == "train":
+            return _train(args, parser)
+        if command == "runs":
+            return _runs(args)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
@@ -666,3 +671,296 @@ def _plan_table(
         lines += [f"  - {suggestion.text}" for suggestion in estimate.suggestions]
     lines += [f"Note: {caveat}" for caveat in (*estimate.caveats, *notes)]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- train and runs
+
+if TYPE_CHECKING:
+    from ftstudio.core.events import TrainingEvent
+    from ftstudio.core.train_config import TrainConfig
+
+DEMO_STEPS = 30
+
+
+def add_train_commands(commands: argparse._SubParsersAction) -> None:
+    """Add ``ftstudio train`` (headless training) and ``ftstudio runs`` (the run list)."""
+    train = commands.add_parser(
+        "train",
+        help="train a configuration headless (exit 0: finished, 1: failed, 2: bad "
+        "configuration, 130: stopped with Ctrl-C)",
+        description="Train CONFIG.yaml with the same engine as the studio, writing a run "
+        "folder under the project's runs/ and its row in runs/runs.sqlite. Ctrl-C stops at "
+        "the end of the step and saves a checkpoint; --resume continues from it. Works "
+        "under `accelerate launch` for several GPUs or machines.",
+    )
+    train.add_argument("config", nargs="?", type=Path, help="the training configuration (YAML)")
+    train.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="RUN_DIR",
+        help="resume a run from its last complete checkpoint (a run folder or one of its "
+        "checkpoints; alone: the project's newest run that did not finish)",
+    )
+    train.add_argument("--name", help="a display name for the run")
+    train.add_argument(
+        "--project",
+        type=Path,
+        metavar="DIR",
+        help="the project folder (default: the nearest folder with project.json above the "
+        "configuration, else the configuration's folder)",
+    )
+    train.add_argument(
+        "--demo",
+        action="store_true",
+        help="train the sample project's examples on the tiny model (offline, minutes on a CPU)",
+    )
+    train.add_argument(
+        "--max-steps",
+        type=int,
+        metavar="N",
+        help=f"with --demo: optimizer steps (default {DEMO_STEPS})",
+    )
+    train.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="with --demo: the project folder to train in (default: the sample project's "
+        "copy in your data folder)",
+    )
+
+    runs = commands.add_parser("runs", help="list a project's training runs")
+    actions = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="every run: status, steps, losses, folder")
+    listing.add_argument(
+        "--project",
+        type=Path,
+        metavar="DIR",
+        help="the project folder (default: the nearest folder with project.json, else here)",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``ftstudio train``: run the engine headless with a progress line."""
+    import signal
+    import threading
+
+    from ftstudio.core.fields import ConfigError
+    from ftstudio.core.runs import find_project_folder
+    from ftstudio.core.train_config import load_config
+
+    if args.demo:
+        if args.config is not None:
+            parser.error("--demo trains the sample project; leave out CONFIG")
+        if args.max_steps is not None and args.max_steps < 1:
+            parser.error(f"--max-steps must be at least 1, not {args.max_steps}")
+        config, project = _demo_config(args.out, args.max_steps or DEMO_STEPS)
+    else:
+        if args.config is None:
+            parser.error("give a configuration file (ftstudio train CONFIG.yaml), or --demo")
+        if args.max_steps is not None or args.out is not None:
+            parser.error("--max-steps and --out go with --demo (set max_steps in the file)")
+        try:
+            config = load_config(args.config)
+        except ConfigError as error:
+            print(f"ftstudio: {error}", file=sys.stderr)
+            return 2
+        folder = args.config.resolve().parent
+        project = args.project or find_project_folder(folder) or folder
+    resume = args.resume
+    if isinstance(resume, str):
+        resume = Path(resume)
+
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        stop.set()
+        print(
+            "\nStopping at the end of this step and saving a checkpoint (Ctrl-C again to abort)…",
+            file=sys.stderr,
+        )
+
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGINT, interrupt)
+    from ftstudio.engine.training import run_training
+
+    printer = _ProgressPrinter()
+    try:
+        result = run_training(
+            config, printer, stop, project=Path(project), resume=resume, name=args.name
+        )
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+        printer.close()
+    if result.status == "failed":
+        return 1
+    if result.status == "stopped":
+        return 130
+    return 0
+
+
+def _demo_config(out: Path | None, max_steps: int) -> tuple[TrainConfig, Path]:
+    """The sample project (installed into ``out`` when needed) and a short QLoRA config."""
+    import dataclasses
+
+    import torch
+
+    from ftstudio.core.project import MANIFEST, open_project
+    from ftstudio.core.sample import install_sample
+    from ftstudio.core.train_config import defaults_for, save_config
+
+    if out is not None and (out / MANIFEST).is_file():
+        project = open_project(out)
+    else:
+        project = install_sample(out)
+    gpu = torch.cuda.is_available()
+    config = dataclasses.replace(
+        defaults_for("qlora"),
+        dataset=project.datasets.get("train", "datasets/it_support.jsonl"),
+        max_steps=max_steps,
+        epochs=1,
+        per_device_batch_size=4,
+        grad_accum=1,
+        learning_rate=2e-3,
+        max_length=512,
+        eval_steps=max(1, min(10, max_steps // 3)),
+        save_steps=max(1, min(10, max_steps // 3)),
+        early_stopping_patience=0,
+        gradient_checkpointing=gpu,
+        precision="bf16" if gpu else "fp32",
+        optimizer="paged_adamw_32bit" if gpu else "adamw_torch",
+    )
+    saved = save_config(config, project.folder / "demo.yaml")
+    print(f"Demo: {project.folder} (configuration saved as {saved.name}).")
+    return config, project.folder
+
+
+class _ProgressPrinter:
+    """Prints events: one updating progress line on a terminal, else a line per step."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.open_line = False
+        self.eval_loss: float | None = None
+
+    def __call__(self, event: TrainingEvent) -> None:
+        kind = event.kind
+        if kind == "step":
+            self._progress(event)
+        elif kind == "evaluated":
+            self.eval_loss = event.eval_loss
+            if not self.tty:
+                print(f"step {event.step}: eval loss {event.eval_loss:.4f}", flush=True)
+        elif kind == "started":
+            resumed = f", resumed at step {event.start_step}" if event.start_step else ""
+            self._line(
+                f"Run {event.run_id}: {event.method} on {event.device}, {event.train_examples:,} "
+                f"training and {event.val_examples:,} validation examples, {event.total_steps:,} "
+                f"steps{resumed}.\nFolder: {event.run_dir}"
+            )
+        elif kind == "checkpoint":
+            if not self.tty:
+                print(f"Saved {event.path}", flush=True)
+        elif kind == "warning":
+            self._line(f"warning ({event.code}): {event.message}", err=True)
+        elif kind == "finished":
+            best = f", best eval loss {event.best_eval_loss:.4f}" if event.best_eval_loss else ""
+            final = f"final loss {event.final_loss:.4f}" if event.final_loss is not None else ""
+            self._line(f"{event.reason} {final}{best}.\nSaved: {event.adapter_dir}")
+        elif kind == "failed":
+            where = f" Last checkpoint: {event.last_checkpoint}." if event.last_checkpoint else ""
+            text = f"ftstudio: training failed ({event.code}): {event.message}{where}"
+            self._line(text, err=True)
+
+    def _progress(self, event: Any) -> None:
+        parts = [
+            f"step {event.step}/{event.total_steps}",
+            f"{100 * event.fraction:3.0f}%",
+            f"loss {event.loss:.4f}",
+        ]
+        if self.eval_loss is not None:
+            parts.append(f"eval {self.eval_loss:.4f}")
+        parts.append(f"lr {event.learning_rate:.2e}")
+        if event.tokens_per_second:
+            parts.append(f"{event.tokens_per_second:,.0f} tok/s")
+        if event.memory_gb is not None:
+            label = "GPU" if event.memory_kind == "gpu" else "RSS"
+            parts.append(f"{label} {event.memory_gb:.1f} GB")
+        if event.eta_s is not None:
+            parts.append(f"ETA {_duration(event.eta_s)}")
+        text = "  ".join(parts)
+        if self.tty:
+            print("\r" + text.ljust(100), end="", flush=True)
+            self.open_line = True
+        else:
+            print(text, flush=True)
+
+    def _line(self, text: str, *, err: bool = False) -> None:
+        self.close()
+        print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+    def close(self) -> None:
+        if self.open_line:
+            print(flush=True)
+            self.open_line = False
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _runs(args: argparse.Namespace) -> int:
+    """``ftstudio runs list``: 0 listed, 1 the database cannot be read."""
+    import json
+
+    from ftstudio.core.runs import (
+        DB_NAME,
+        RUNS_FOLDER,
+        RunStore,
+        RunStoreError,
+        find_project_folder,
+    )
+
+    project = args.project or find_project_folder(Path.cwd()) or Path.cwd()
+    db_path = Path(project) / RUNS_FOLDER / DB_NAME
+    records = []
+    if db_path.is_file():
+        try:
+            records = RunStore(db_path).list()
+        except RunStoreError as error:
+            print(f"ftstudio: {error}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps([record.to_json() for record in records], ensure_ascii=False, indent=2))
+        return 0
+    if not records:
+        print(f"No runs in {project}.")
+        return 0
+    header = ("id", "status", "steps", "final loss", "best eval", "method", "name")
+    rows = [
+        (
+            record.id,
+            record.status,
+            f"{record.step}/{record.total_steps}",
+            f"{record.final_loss:.4f}" if record.final_loss is not None else "-",
+            f"{record.best_eval_loss:.4f}" if record.best_eval_loss is not None else "-",
+            record.method,
+            record.name,
+        )
+        for record in records
+    ]
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return 0
