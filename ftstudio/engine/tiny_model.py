@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from ftstudio.core.sample import sample_corpus
 BOS, EOS, PAD = "<s>", "<|end|>", "<pad>"
 ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
 MARKER_FILE = "ftstudio-tiny-model.json"
+_BUILD_LOCK = threading.Lock()
 
 # Assistant turns sit inside {% generation %} with the end-of-turn (EOS) token, so
 # assistant-only loss (trl, return_assistant_tokens_mask) trains the model to stop.
@@ -134,12 +136,24 @@ def build_tiny_model(
 
 
 def ensure_tiny_model(out_dir: Path, spec: TinyModelSpec | None = None) -> Path:
-    """Return ``out_dir`` holding a complete tiny model, building it first if needed."""
+    """Return ``out_dir`` holding a complete tiny model, building it first if needed.
+
+    Safe when several threads or processes ask at once: each builds in its own
+    staging folder, the first rename wins and the others use its result.
+    """
     out_dir = Path(out_dir)
-    if not (out_dir / MARKER_FILE).is_file():
+    with _BUILD_LOCK:
+        if (out_dir / MARKER_FILE).is_file():
+            return out_dir
         if out_dir.exists():
-            shutil.rmtree(out_dir)  # a folder we own, left incomplete by an old version
-        build_tiny_model(out_dir, spec)
+            # Builds are renamed into place complete with their marker, so a folder
+            # without one was left by an interrupted older version: ours to replace.
+            shutil.rmtree(out_dir)
+        try:
+            build_tiny_model(out_dir, spec)
+        except (FileExistsError, OSError):
+            if not (out_dir / MARKER_FILE).is_file():  # not another process's finished build
+                raise
     return out_dir
 
 

@@ -242,7 +242,8 @@ def gui_stalls(path: Path, scratch: Path) -> dict[str, tuple[float, float]]:
     results["load (worker)"] = meter.stop()
 
     scrollbar = page.table.verticalScrollBar()
-    positions = [random.Random(1).randint(0, scrollbar.maximum()) for _ in range(120)]
+    rng = random.Random(1)
+    positions = [rng.randint(0, scrollbar.maximum()) for _ in range(120)]
     positions += list(range(0, scrollbar.maximum(), max(1, scrollbar.maximum() // 120)))
     steps = iter(positions)
     done = []

@@ -180,3 +180,26 @@ def test_sample_project_trains_offline_on_the_tiny_model(tiny_model_dir: Path, t
     trainer.train()
     assert len(losses) == 12
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+
+
+def test_concurrent_ensures_build_one_model(tmp_path: Path) -> None:
+    """Two threads asking at once (preview and token count) both get the same model."""
+    import threading
+
+    target = tmp_path / "tiny"
+    results: list[Path | BaseException] = []
+
+    def ask() -> None:
+        try:
+            results.append(ensure_tiny_model(target))
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            results.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [target, target]
+    assert (target / MARKER_FILE).is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left

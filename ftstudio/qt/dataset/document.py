@@ -18,12 +18,16 @@ Files:
 
 Validation: an edited record is re-checked at once (``validate_record``); the whole
 file (duplicates and all) is re-checked in a worker thread shortly after the edits stop.
+
+Tokens: :meth:`DatasetDocument.count_tokens` counts every record's tokens with the base
+model's tokenizer in a worker (:mod:`ftstudio.qt.dataset.token_counter`). Once they are
+known, validation uses the counts (``too_long`` against :attr:`DatasetDocument.max_length`),
+and an edited record is tokenised again at once (a bulk edit in the background).
 """
 
 from __future__ import annotations
 
 import copy
-import gc
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -37,7 +41,13 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from ftstudio.core.dataset.records import Dataset, Issue, Record
 from ftstudio.core.dataset.tokens import ExampleTokenizer
-from ftstudio.qt.dataset.workers import TaskContext, TaskRunner, plain_error
+from ftstudio.qt.dataset.token_counter import (
+    TokenCache,
+    TokenCounts,
+    TokenSummary,
+    count_tokens_task,
+)
+from ftstudio.qt.dataset.workers import TaskContext, TaskRunner, collector_paused, plain_error
 
 AUTOSAVE_DELAY_MS = 3000
 """Quiet time after the last edit before a project file is saved on its own."""
@@ -53,6 +63,9 @@ TABULAR_SUFFIXES = (".parquet", ".pq", ".arrow", ".feather")
 """Read through pyarrow/``datasets`` (seconds to import): always in the worker thread."""
 IN_PLACE_FORMATS = ("chat", "completion", "preference")
 """Formats saved back into the file they came from (when it is a ``.jsonl`` file)."""
+INLINE_TOKENIZE_RECORDS = 32
+"""Edited records tokenised at once in the GUI thread (about half a millisecond each);
+a larger edit is counted in the background."""
 
 _MERGE_ID = 0x46_54_53  # any constant: QUndoCommand ids only need to match each other
 
@@ -135,14 +148,8 @@ def load_dataset_task(
     objects while holding the GIL, freezing the GUI thread for 100 ms or more. Records
     are still freed by reference counting when the dataset goes away.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _load_dataset_task(path, data_format, tokenizer, max_length, steps, task)
-    finally:
-        if enabled:
-            gc.freeze()
-            gc.enable()
 
 
 def _load_dataset_task(
@@ -196,6 +203,12 @@ class DatasetDocument(QObject):
         issues_changed_records: while :attr:`sig_issues_changed` is emitted, the only
             records whose issues changed (their indices), or ``None`` for any.
         last_saved: when the file was last written, and whether by autosave.
+        tokens: the base model's tokenizer with the token counts of the records (``None``
+            before the first count); see :meth:`count_tokens`.
+        token_counts: while :attr:`sig_tokens_changed` is emitted, the counting task's
+            result: per record the total and trained tokens, and their sums.
+        token_problem: why tokens could not be counted (plain words), or ``""``.
+        token_runner: runs the count (progress, ETA and cancel like :attr:`loader`).
 
     Signals:
         sig_reset(): a new dataset was loaded (everything changed).
@@ -211,6 +224,9 @@ class DatasetDocument(QObject):
         sig_save_failed(str): saving failed; plain words.
         sig_load_failed(str): a file could not be opened; plain words naming the file.
         sig_imported(object, object): the source file was imported as this new file.
+        sig_tokens_changed(): the token counts of every record are known (again).
+        sig_tokens_failed(str): tokens cannot be counted; plain words (also
+            :attr:`token_problem`).
     """
 
     sig_reset = Signal()
@@ -224,6 +240,8 @@ class DatasetDocument(QObject):
     sig_save_failed = Signal(str)
     sig_load_failed = Signal(str)
     sig_imported = Signal(object, object)
+    sig_tokens_changed = Signal()
+    sig_tokens_failed = Signal(str)
 
     def __init__(self, parent: QObject | None = None, *, project_folder: Path | None = None):
         super().__init__(parent)
@@ -253,6 +271,18 @@ class DatasetDocument(QObject):
         self.loader.sig_failed.connect(self._on_loader_failed)
         self.validator = TaskRunner(self)
         self.validator.sig_finished.connect(self._on_validator_finished)
+        self.tokens: TokenCache | None = None
+        self.token_counts: TokenCounts | None = None
+        self.token_problem = ""
+        self._tokens_known = False
+        self._token_source: tuple[str, Path | None] | None = None
+        self.token_runner = TaskRunner(self)
+        self.token_runner.sig_finished.connect(self._on_token_runner_finished)
+        self.token_runner.sig_failed.connect(self._on_token_runner_failed)
+        self._recount_timer = QTimer(self)
+        self._recount_timer.setSingleShot(True)
+        self._recount_timer.setInterval(REVALIDATE_DELAY_MS)
+        self._recount_timer.timeout.connect(self._recount)
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.timeout.connect(self._on_autosave_timeout)
@@ -279,11 +309,13 @@ class DatasetDocument(QObject):
         in a worker thread, with progress and cancel through :attr:`loader`.
         """
         path = Path(path)
+        # Token counts belong to the records of the open file: the new one is counted anew.
+        tokenizer = None if isinstance(self.tokenizer, TokenCache) else self.tokenizer
         task = partial(
             load_dataset_task,
             path,
             data_format,
-            self.tokenizer,
+            tokenizer,
             self.max_length,
             dict(self._load_steps),
         )
@@ -310,6 +342,7 @@ class DatasetDocument(QObject):
         ``datasets/`` folder and is saved there at once.
         """
         self._stop_background()
+        self._forget_tokens()
         source = Path(source) if source is not None else dataset.path
         source_format = source_format or dataset.format
         self.dataset = dataset
@@ -424,28 +457,73 @@ class DatasetDocument(QObject):
 
         def task(context: TaskContext) -> tuple[int, list[Issue]]:
             context.phase("Checking every example", 0.0, 1.0)
-            found = validate_dataset(
-                snapshot,
-                tokenizer=tokenizer,
-                max_length=max_length,
-                progress=context.progress,
-                cancel=context.cancelled,
-            )
+            with collector_paused(freeze=False):  # keeps the window smooth meanwhile
+                found = validate_dataset(
+                    snapshot,
+                    tokenizer=tokenizer,
+                    max_length=max_length,
+                    progress=context.progress,
+                    cancel=context.cancelled,
+                )
             found.sort(key=_issue_record)
             return generation, found
 
-        # A chat template per example is slow: with a tokenizer, only tiny files inline.
-        limit = INLINE_VALIDATE_RECORDS if tokenizer is None else 20
-        inline = len(snapshot.records) <= limit
+        # A chat template per example is slow: with a tokenizer, only tiny files inline
+        # (counted tokens are looked up, so then the usual limit applies).
+        records = snapshot.records
+        if tokenizer is None:
+            inline = len(records) <= INLINE_VALIDATE_RECORDS
+        elif isinstance(tokenizer, TokenCache) and len(records) <= INLINE_VALIDATE_RECORDS:
+            inline = tokenizer.missing(records) <= 20
+        else:
+            inline = len(records) <= 20
         self.validator.start(task, "Checking every example", inline=inline)
 
     def is_validated(self) -> bool:
         """Whether :attr:`issues` reflects the current records (no check pending)."""
         return self._validated_generation == self._generation
 
+    def set_max_length(self, max_length: int | None) -> None:
+        """The training max length in tokens; ``too_long`` is re-checked shortly after."""
+        if max_length == self.max_length:
+            return
+        self.max_length = max_length
+        if self.tokenizer is not None:
+            self._validate_timer.start()  # a spin box sends every step: wait for the last
+
+    # ---- Tokens
+    def count_tokens(self, base_model: str, project_folder: Path | None) -> None:
+        """Count every record's tokens with ``base_model``'s tokenizer, in a worker.
+
+        The tokenizer is found and loaded first (the tiny model is built on first use);
+        a tokenizer loaded before for the same model is reused. :attr:`sig_tokens_changed`
+        or :attr:`sig_tokens_failed` follows; :attr:`token_runner` reports progress.
+        """
+        source = (base_model, Path(project_folder) if project_folder is not None else None)
+        self._token_source = source
+        self.token_problem = ""
+        self._recount_timer.stop()
+        cache = self.tokens if self.tokens is not None and self.tokens.source == source else None
+        task = partial(
+            count_tokens_task, source, cache, list(self.dataset.records), self._generation
+        )
+        label = "Counting tokens" if cache is not None else "Loading the tokenizer"
+        self.token_runner.start(task, label)
+
+    def tokens_known(self) -> bool:
+        """Whether every record's token count is known (edits are counted as they happen)."""
+        return self._tokens_known
+
+    def token_summary(self, record: Record) -> TokenSummary | str | None:
+        """The token counts of ``record``, why it cannot be tokenised, or ``None`` (unknown)."""
+        if self.tokens is None or not self._tokens_known:
+            return None
+        return self.tokens.summary(record)
+
     def shutdown(self) -> None:
         """Stop timers and background work (before the document goes away)."""
         self._stop_background()
+        self.token_runner.cancel()
 
     # ---- Internals used by the commands
     def _apply_data(self, index: int, data: Any) -> None:
@@ -457,6 +535,9 @@ class DatasetDocument(QObject):
 
         changed = sorted(set(indices))
         wanted = set(changed)
+        tokenizer = self.tokenizer
+        if isinstance(tokenizer, TokenCache) and not self._count_records(changed):
+            tokenizer = None  # counted in the background, then the whole file is re-checked
         # Duplicates are a whole-file check: kept until the worker re-checks the file.
         issues = [
             issue
@@ -469,7 +550,7 @@ class DatasetDocument(QObject):
             for found in validate_record(
                 self.dataset.records[index],
                 index,
-                tokenizer=self.tokenizer,
+                tokenizer=tokenizer,
                 max_length=self.max_length,
                 kind=self.dataset.kind,
             )
@@ -489,6 +570,7 @@ class DatasetDocument(QObject):
     def _records_inserted(self, ranges: list[tuple[int, int]]) -> None:
         """Records now sit at ``ranges`` ((first, last), ascending, final indices)."""
         added = [index for first, last in ranges for index in range(first, last + 1)]
+        self._count_records(added)  # before the views summarise the new rows
         # Where each range starts in the old numbering, and how many records come
         # before an old index: an old index r moves by cumulative[bisect(starts, r)].
         starts: list[int] = []
@@ -530,6 +612,38 @@ class DatasetDocument(QObject):
                 self.sig_rows_removed.emit(first, last)
         self._announce_issues([])
 
+    def _count_records(self, indices: list[int]) -> bool:
+        """Tokenise edited records now; ``False`` when too many (counted in the background)."""
+        cache = self.tokens
+        if cache is None or not self._tokens_known:
+            return True
+        records = self.dataset.records
+        new = [records[i].data for i in indices if records[i].is_parsed]
+        new = [data for data in new if cache.lookup(data) is None]  # undo brings back known data
+        if len(new) > INLINE_TOKENIZE_RECORDS:
+            self._recount_timer.start()
+            return False
+        for data in new:
+            cache.count(data)
+        if new:
+            cache.forget_others(records)
+        return True
+
+    def _forget_tokens(self) -> None:
+        """Another dataset: its tokens are unknown (the loaded tokenizer is kept)."""
+        self.token_runner.cancel()
+        self._recount_timer.stop()
+        self._tokens_known = False
+        if self.tokens is not None:
+            if self.tokenizer is self.tokens:
+                self.tokenizer = None
+            self.tokens.clear()
+
+    @Slot()
+    def _recount(self) -> None:
+        if self._token_source is not None and self._tokens_known:
+            self.count_tokens(*self._token_source)
+
     def _announce_issues(self, records: list[int] | None) -> None:
         self.issues_changed_records = records
         try:
@@ -560,6 +674,27 @@ class DatasetDocument(QObject):
         self.issues = issues
         self._validated_generation = generation
         self.sig_issues_changed.emit()
+
+    @Slot(object)
+    def _on_token_runner_finished(self, result: TokenCounts) -> None:
+        self.tokens = result.cache
+        if result.generation != self._generation:
+            # Records changed while counting: count again (known ones are looked up).
+            self.count_tokens(*result.cache.source)
+            return
+        self._tokens_known = True
+        self.tokenizer = result.cache
+        self.token_counts = result
+        try:
+            self.sig_tokens_changed.emit()
+        finally:
+            self.token_counts = None
+        self.revalidate()
+
+    @Slot(str)
+    def _on_token_runner_failed(self, message: str) -> None:
+        self.token_problem = message
+        self.sig_tokens_failed.emit(message)
 
     @Slot(int)
     def _on_undo_index_changed(self, _index: int) -> None:

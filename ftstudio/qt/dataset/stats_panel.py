@@ -2,9 +2,9 @@
 
 It shows the size-band verdict in plain words, a histogram of example lengths with the
 training max length drawn on it, the tag balance, and turns, review and duplicate
-counts. Lengths are in tokens when the statistics were measured with a tokenizer, else
-in characters, with the max length converted at about :data:`CHARS_PER_TOKEN`
-characters per token (and said so).
+counts. Lengths are in tokens once the document has counted them with the base model's
+tokenizer (the counts are reused, not measured again), else in characters, with the
+max length converted at about :data:`CHARS_PER_TOKEN` characters per token (and said so).
 
 Statistics are recomputed after edits settle (:data:`REFRESH_DELAY_MS`) and only while
 the panel is visible; large datasets are measured in a worker thread. pyqtgraph is
@@ -87,7 +87,13 @@ class StatsPanel(QWidget):
     # ---- Public API
     def set_document(self, document: DatasetDocument | None) -> None:
         """Measure ``document`` (now if visible, else when shown)."""
-        signals = ("sig_reset", "sig_record_changed", "sig_rows_inserted", "sig_rows_removed")
+        signals = (
+            "sig_reset",
+            "sig_record_changed",
+            "sig_rows_inserted",
+            "sig_rows_removed",
+            "sig_tokens_changed",
+        )
         if self.document is not None:
             for name in signals:
                 getattr(self.document, name).disconnect(self.refresh_later)
@@ -103,6 +109,7 @@ class StatsPanel(QWidget):
         """Draw the training max length (tokens) on the histogram."""
         self.max_length = max_length
         if self.stats is not None:
+            self._draw_text(self.stats)
             self._draw_histogram(self.stats)
 
     @Slot()
@@ -127,11 +134,19 @@ class StatsPanel(QWidget):
         issues = list(self.document.issues)
         if not self.document.is_validated():
             issues = None  # stale: let compute_stats check the records itself
+        # Counted tokens are looked up, not tokenised again (an edit is counted at once).
+        tokens = self.document.tokens if self.document.tokens_known() else None
+        max_length = self.max_length
 
         def task(context: TaskContext) -> Any:
             context.phase("Measuring the dataset", 0.0, 1.0)
             return compute_stats(
-                snapshot, issues=issues, progress=context.progress, cancel=context.cancelled
+                snapshot,
+                issues=issues,
+                tokenizer=tokens,
+                max_length=max_length if tokens is not None else None,
+                progress=context.progress,
+                cancel=context.cancelled,
             )
 
         self._runner.start(task, "Statistics", inline=len(snapshot.records) <= INLINE_RECORDS)
@@ -172,7 +187,16 @@ class StatsPanel(QWidget):
                 f"Turns per example: {stats.turns.min:g}–{stats.turns.max:g} "
                 f"(median {stats.turns.median:g})"
             )
-        if stats.example_chars is not None:
+        if stats.example_tokens is not None and stats.trained_tokens is not None:
+            over = sum(1 for count in stats.token_counts if count > self.max_length)
+            facts.append(
+                f"Length: median {stats.example_tokens.median:,.0f} tokens, "
+                f"95% under {stats.example_tokens.p95:,.0f}, longest "
+                f"{stats.example_tokens.max:,.0f}; trained tokens: median "
+                f"{stats.trained_tokens.median:,.0f}"
+                + (f"; {over:,} longer than the max length" if over else "")
+            )
+        elif stats.example_chars is not None:
             facts.append(
                 f"Length: median {stats.example_chars.median:,.0f} characters, "
                 f"95% under {stats.example_chars.p95:,.0f}"

@@ -4,6 +4,9 @@
 ``i``. It shows a short summary per record (line, first user message, turns, length,
 tags, review state, issues), computed once per record when a file loads (in the loading
 worker) or when that record changes, so :meth:`DatasetTableModel.data` only reads a tuple.
+The length is in characters until the document has counted tokens, then in tokens of
+the base model's tokenizer; the token counts arrive as whole columns from the counting
+worker and are kept beside the summaries, like the issue counts.
 
 :class:`ExampleFilterProxy` searches, filters and sorts. It is a ``QAbstractProxyModel``
 holding the visible rows as a list, not a ``QSortFilterProxyModel``: that class calls
@@ -18,7 +21,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import (
@@ -37,6 +40,7 @@ from PySide6.QtWidgets import QApplication, QStyle
 
 from ftstudio.core.dataset.records import REVIEW_STATES, Dataset, Issue, Record
 from ftstudio.qt.dataset.document import DatasetDocument
+from ftstudio.qt.dataset.token_counter import NOT_COUNTED, UNKNOWN, cells
 from ftstudio.qt.dataset.workers import TaskCancelled, TaskContext, TaskRunner
 
 # ---------------------------------------------------------------------------- Columns
@@ -51,6 +55,13 @@ HEADER_TIPS = (
     "Your tags.",
     "Review state: draft, approved, or rejected (kept, but not trained on).",
     "Problems found in the example; the colour is the worst one.",
+)
+TOKENS_HEADER = "Tokens"
+"""The length column's title once tokens are counted (``HEADERS`` has "Characters")."""
+TOKENS_TIP = (
+    "Length of the example in tokens of the base model's tokenizer: the whole "
+    "conversation written through its chat template, as training sees it. Point at a "
+    "cell for the tokens that carry loss (the answers the model learns)."
 )
 FIRST_TEXT_LIMIT = 240
 """Characters of the first user message kept for the table (the view elides the rest)."""
@@ -196,6 +207,11 @@ class DatasetTableModel(QAbstractTableModel):
         self._italic = QFont()
         self._italic.setItalic(True)
         self._tags: set[str] | None = None
+        self._tokens: list[int] = []
+        self._trained: list[int] = []
+        self._tokens_known = False
+        self._token_sum = 0
+        self._trained_sum = 0
         document.add_load_step(self.LOAD_STEP, summarize_dataset)
         document.add_load_step(self.TAGS_STEP, dataset_tags)
         document.sig_reset.connect(self._on_document_reset)
@@ -203,6 +219,7 @@ class DatasetTableModel(QAbstractTableModel):
         document.sig_rows_inserted.connect(self._on_document_rows_inserted)
         document.sig_rows_removed.connect(self._on_document_rows_removed)
         document.sig_issues_changed.connect(self._on_document_issues_changed)
+        document.sig_tokens_changed.connect(self._on_document_tokens_changed)
         self._on_document_reset()
 
     # ---- Public API
@@ -232,6 +249,22 @@ class DatasetTableModel(QAbstractTableModel):
         """Per-record issue counts and worst severities (do not change the lists)."""
         return self._counts, self._worst
 
+    def tokens_known(self) -> bool:
+        """Whether the length column shows tokens (else characters)."""
+        return self._tokens_known
+
+    def token_columns(self) -> tuple[list[int], list[int]]:
+        """Per record: tokens and trained tokens (do not change the lists).
+
+        ``token_counter.UNKNOWN`` before counting, ``NOT_COUNTED`` for what cannot be
+        tokenised (an unreadable line, a chat template error).
+        """
+        return self._tokens, self._trained
+
+    def token_totals(self) -> tuple[int, int]:
+        """Tokens and trained tokens of all counted examples together."""
+        return self._token_sum, self._trained_sum
+
     def record_issues(self, row: int) -> list[Issue]:
         """The document's issues for record ``row``."""
         issues = self.document.issues
@@ -253,9 +286,15 @@ class DatasetTableModel(QAbstractTableModel):
         """Column titles and their explanations."""
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(HEADERS):
             return None
+        tokens = section == COL_LENGTH and self._tokens_known
         if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
+            return TOKENS_HEADER if tokens else HEADERS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
+            if tokens:
+                return (
+                    f"{TOKENS_TIP}\nAll examples: {self._token_sum:,} tokens, "
+                    f"{self._trained_sum:,} of them trained."
+                )
             return HEADER_TIPS[section]
         return None
 
@@ -309,7 +348,12 @@ class DatasetTableModel(QAbstractTableModel):
         if column == COL_TURNS:
             return summary[S_TURNS] if summary[S_PARSED] else "—"
         if column == COL_LENGTH:
-            return f"{summary[S_CHARS]:,}"
+            if not self._tokens_known:
+                return f"{summary[S_CHARS]:,}"
+            tokens = self._tokens[row]
+            if tokens >= 0:
+                return f"{tokens:,}"
+            return "…" if tokens == UNKNOWN else "—"
         if column == COL_TAGS:
             return ", ".join(summary[S_TAGS])
         if column == COL_REVIEW:
@@ -338,9 +382,40 @@ class DatasetTableModel(QAbstractTableModel):
             return "\n".join(lines[:8]) + more
         if column == COL_FIRST:
             return summary[S_FIRST] or None
+        if column == COL_LENGTH:
+            return self._length_tip(row, summary)
         if column == COL_REVIEW and summary[S_REVIEW] == "rejected":
             return "Rejected: kept in the file, left out of training."
         return None
+
+    def _length_tip(self, row: int, summary: Summary) -> str:
+        if not self._tokens_known:
+            return (
+                f"{summary[S_CHARS]:,} characters (token counts follow once the base "
+                "model's tokenizer has counted them)"
+            )
+        tokens, trained = self._tokens[row], self._trained[row]
+        if tokens == UNKNOWN:
+            return "Counting the tokens of this example…"
+        if tokens == NOT_COUNTED:
+            return (
+                "Not tokenised: the line cannot be read or the chat template cannot write "
+                "it (see its issues)."
+            )
+        return (
+            f"{tokens:,} tokens, {trained:,} of them trained (the answers the model "
+            f"learns); {summary[S_CHARS]:,} characters"
+        )
+
+    def _token_cells(self, record: Record) -> tuple[int, int]:
+        if not self._tokens_known:
+            return UNKNOWN, UNKNOWN
+        return cells(self.document.token_summary(record), record)
+
+    def _set_token_cells(self, row: int, total: int, trained: int) -> None:
+        self._token_sum += max(0, total) - max(0, self._tokens[row])
+        self._trained_sum += max(0, trained) - max(0, self._trained[row])
+        self._tokens[row], self._trained[row] = total, trained
 
     # ---- Document slots
     @Slot()
@@ -355,12 +430,53 @@ class DatasetTableModel(QAbstractTableModel):
             self._summaries = summarize_dataset(self.document.dataset)
             self._tags = None
         self._rebuild_issue_columns()
+        self._tokens_known = self.document.tokens_known()
+        if self._tokens_known:  # records inserted or removed in many places at once
+            self._tokens, self._trained = self._count_columns()
+            self._sum_tokens()
+        else:
+            self._tokens = [UNKNOWN] * len(self._summaries)
+            self._trained = [UNKNOWN] * len(self._summaries)
+            self._token_sum = self._trained_sum = 0
         self.endResetModel()
+
+    def _count_columns(self) -> tuple[list[int], list[int]]:
+        totals: list[int] = []
+        trained: list[int] = []
+        for record in self.document.dataset.records:
+            total, learnt = self._token_cells(record)
+            totals.append(total)
+            trained.append(learnt)
+        return totals, trained
+
+    def _sum_tokens(self) -> None:
+        self._token_sum = sum(t for t in self._tokens if t > 0)
+        self._trained_sum = sum(t for t in self._trained if t > 0)
+
+    @Slot()
+    def _on_document_tokens_changed(self) -> None:
+        counts = self.document.token_counts
+        known = self._tokens_known
+        self._tokens_known = True
+        if counts is not None and len(counts.totals) == len(self._summaries):
+            # Whole columns and sums from the worker: no per-row work in the GUI thread.
+            self._tokens, self._trained = counts.totals, counts.trained
+            self._token_sum, self._trained_sum = counts.token_sum, counts.trained_sum
+        else:
+            self._tokens, self._trained = self._count_columns()
+            self._sum_tokens()
+        if not known:
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, COL_LENGTH, COL_LENGTH)
+        if self._summaries:
+            last = len(self._summaries) - 1
+            self.dataChanged.emit(self.index(0, COL_LENGTH), self.index(last, COL_LENGTH))
 
     @Slot(int)
     def _on_document_record_changed(self, index: int) -> None:
         if 0 <= index < len(self._summaries):
-            self._summaries[index] = summarize(self.document.dataset.records[index])
+            record = self.document.dataset.records[index]
+            self._summaries[index] = summarize(record)
+            self._set_token_cells(index, *self._token_cells(record))
             if self._tags is not None:
                 self._tags.update(self._summaries[index][S_TAGS])
             self.dataChanged.emit(self.index(index, 0), self.index(index, len(HEADERS) - 1))
@@ -376,6 +492,11 @@ class DatasetTableModel(QAbstractTableModel):
         count = last - first + 1
         self._counts[first:first] = [0] * count
         self._worst[first:first] = [0] * count
+        cells_added = [self._token_cells(records[i]) for i in range(first, last + 1)]
+        self._tokens[first:first] = [total for total, _ in cells_added]
+        self._trained[first:first] = [trained for _, trained in cells_added]
+        self._token_sum += sum(max(0, total) for total, _ in cells_added)
+        self._trained_sum += sum(max(0, trained) for _, trained in cells_added)
         self.endInsertRows()
 
     @Slot(int, int)
@@ -384,6 +505,10 @@ class DatasetTableModel(QAbstractTableModel):
         del self._summaries[first : last + 1]
         del self._counts[first : last + 1]
         del self._worst[first : last + 1]
+        self._token_sum -= sum(t for t in self._tokens[first : last + 1] if t > 0)
+        self._trained_sum -= sum(t for t in self._trained[first : last + 1] if t > 0)
+        del self._tokens[first : last + 1]
+        del self._trained[first : last + 1]
         self.endRemoveRows()
 
     @Slot()
@@ -441,8 +566,11 @@ class FilterSpec:
             :data:`NO_ISSUES`, or an issue code such as ``role_order``.
         tag: ``""`` (any), :data:`UNTAGGED`, or a tag.
         review: ``""`` (any), ``draft``, ``approved`` or ``rejected``.
-        min_chars: shortest length shown (characters of all turns).
+        min_chars: shortest length shown (characters of all turns, or tokens with
+            ``in_tokens``).
         max_chars: longest length shown; ``0`` for no limit.
+        in_tokens: the lengths are tokens (once counted); an example that has no token
+            count is then left out by a length limit.
     """
 
     text: str = ""
@@ -451,10 +579,11 @@ class FilterSpec:
     review: str = ""
     min_chars: int = 0
     max_chars: int = 0
+    in_tokens: bool = False
 
     def is_active(self) -> bool:
         """Whether anything is filtered out."""
-        return self != FilterSpec()
+        return replace(self, in_tokens=False) != FilterSpec()
 
 
 @dataclass
@@ -466,6 +595,8 @@ class _FilterInput:
     worst: list[int]
     records: list[Record]
     issues: list[Issue]
+    tokens: list[int] | None = None
+    """Per record token counts when known (length filter and sort use them)."""
 
 
 def search_text(record: Record) -> str:
@@ -511,10 +642,15 @@ def filter_rows(
         rows = [i for i in rows if not summaries[i][S_TAGS]]
     elif spec.tag:
         rows = [i for i in rows if spec.tag in summaries[i][S_TAGS]]
-    if spec.min_chars:
-        rows = [i for i in rows if summaries[i][S_CHARS] >= spec.min_chars]
-    if spec.max_chars:
-        rows = [i for i in rows if summaries[i][S_CHARS] <= spec.max_chars]
+    tokens = source.tokens if spec.in_tokens else None
+    if tokens is not None and (spec.min_chars or spec.max_chars):
+        low, high = spec.min_chars, spec.max_chars or float("inf")
+        rows = [i for i in rows if tokens[i] >= 0 and low <= tokens[i] <= high]
+    else:
+        if spec.min_chars:
+            rows = [i for i in rows if summaries[i][S_CHARS] >= spec.min_chars]
+        if spec.max_chars:
+            rows = [i for i in rows if summaries[i][S_CHARS] <= spec.max_chars]
     if spec.issue == ANY_ISSUE:
         rows = [i for i in rows if source.counts[i]]
     elif spec.issue == ERRORS_ONLY:
@@ -584,6 +720,9 @@ def _sort_key(source: _FilterInput, column: int) -> Callable[[int], Any]:
     if column == COL_TURNS:
         return lambda i: summaries[i][S_TURNS]
     if column == COL_LENGTH:
+        tokens = source.tokens
+        if tokens is not None:
+            return lambda i: tokens[i]
         return lambda i: summaries[i][S_CHARS]
     if column == COL_TAGS:
         return lambda i: ", ".join(summaries[i][S_TAGS]).casefold()
@@ -672,6 +811,7 @@ class ExampleFilterProxy(QAbstractProxyModel):
             list(model.issue_columns()[1]),
             list(model.document.dataset.records),
             list(model.document.issues),
+            list(model.token_columns()[0]) if model.tokens_known() else None,
         )
         spec, column = self._spec, self._sort_column
         descending = self._sort_order == Qt.SortOrder.DescendingOrder

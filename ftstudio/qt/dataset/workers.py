@@ -17,11 +17,13 @@ milliseconds, and the screenshot and startup paths never leave a thread behind.
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -163,6 +165,7 @@ class TaskRunner(QObject):
         self._cancel: threading.Event | None = None
         self._running = False
         self._started_at = 0.0
+        self._phase = ("", 0.0, 0)
         self._threads: list[QThread] = []
         self.label = ""
 
@@ -187,6 +190,7 @@ class TaskRunner(QObject):
         self._cancel = threading.Event()
         self._running = True
         self._started_at = time.monotonic()
+        self._phase = ("", self._started_at, 0)
         self.label = label
         thread = QThread()
         worker = _Worker(self._job, fn, self._cancel)
@@ -246,8 +250,14 @@ class TaskRunner(QObject):
     def _on_worker_progress(self, job: int, done: int, total: int, label: str) -> None:
         if job != self._job or not self._running:
             return
-        elapsed = time.monotonic() - self._started_at
-        eta = elapsed * (total - done) / done if done > 0 and elapsed > 0.3 else -1.0
+        # The pace of the current phase predicts the rest: a slow first step (loading a
+        # tokenizer, importing a library) would otherwise inflate every estimate.
+        now = time.monotonic()
+        if label != self._phase[0]:
+            self._phase = (label, now, done)
+        _label, since, first = self._phase
+        elapsed, progressed = now - since, done - first
+        eta = elapsed * (total - done) / progressed if progressed > 0 and elapsed > 0.3 else -1.0
         self.sig_progress.emit(done, total, eta, label)
 
     @Slot(int, object)
@@ -309,6 +319,30 @@ def wait_for_all_threads(timeout_ms: int = 10_000) -> bool:
             return False
     _janitor().on_thread_finished()
     return True
+
+
+@contextmanager
+def collector_paused(*, freeze: bool = True) -> Iterator[None]:
+    """Pause the garbage collector while a task builds many objects (worker threads).
+
+    A full collection walks every tracked object while holding the GIL: while a task
+    creates millions of them (a loaded file, a check of every example, the ML stack
+    imported) each pass would freeze the GUI thread for 100 ms or more. The collector
+    stays off while the task runs. With ``freeze``, what is alive afterwards is frozen
+    (``gc.freeze``), so later passes skip it: for tasks whose results stay (a loaded
+    dataset); a task whose objects are temporary leaves ``freeze`` off, so that
+    garbage with cycles is still collected later. Reference counting frees objects
+    either way.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            if freeze:
+                gc.freeze()
+            gc.enable()
 
 
 def plain_error(error: BaseException) -> str:

@@ -9,6 +9,14 @@ splitters are remembered between sessions.
 Files in the project's ``datasets/`` folder are saved automatically a few seconds after
 an edit; Alpaca, ShareGPT, CSV and Parquet files are imported as a new chat JSONL in that
 folder (see :class:`~ftstudio.qt.dataset.document.DatasetDocument`).
+
+Tokens: once a dataset is open, its tokens are counted with the project's base-model
+tokenizer in a worker (progress in the same bar as loading). That starts on its own,
+shortly after the page is shown, when the base model is the tiny model or a local
+folder; for a hub model the user presses "Count tokens" (it must be downloaded). Then
+the length column shows tokens, ``too_long`` is checked against the max length and the
+statistics count tokens. The max length is one value for the whole page: the preview's
+spin box, starting at the project's saved training configuration (or 1,024).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import copy
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -31,6 +39,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTableView,
@@ -40,10 +49,11 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.core.dataset.records import REVIEW_STATES, Dataset, Record
+from ftstudio.core.project import Project
 from ftstudio.qt.dataset.document import DatasetDocument
 from ftstudio.qt.dataset.editor import ConversationEditor
 from ftstudio.qt.dataset.issues_panel import IssuesPanel
-from ftstudio.qt.dataset.preview_panel import LearnPreview
+from ftstudio.qt.dataset.preview_panel import DEFAULT_MAX_LENGTH, LearnPreview
 from ftstudio.qt.dataset.stats_panel import StatsPanel
 from ftstudio.qt.dataset.table_model import (
     ANY_ISSUE,
@@ -62,6 +72,7 @@ from ftstudio.qt.dataset.table_model import (
     ExampleFilterProxy,
     FilterSpec,
 )
+from ftstudio.qt.dataset.token_counter import counts_automatically
 from ftstudio.qt.pages.base import Page
 from ftstudio.qt.ui_state import ui_state
 
@@ -78,6 +89,33 @@ IMPORT_FILTERS = {
     "Arrow (*.arrow *.feather)": "arrow",
 }
 NEW_EXAMPLE = {"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": ""}]}
+AUTO_COUNT_DELAY_MS = 1500
+"""Pause (page shown, no scrolling, typing, filtering or selecting) before tokens are
+counted on their own. The window paints first, and the ML stack loads while the user
+is not busy: importing torch holds Python's lock for a moment now and then (loading
+its libraries), which would show as hitches in a table being scrolled."""
+
+
+def project_max_length(project: Project | None) -> int:
+    """The max length of the project's newest saved training configuration, else 1,024.
+
+    Configurations are listed in ``project.json`` under ``configs``; one that cannot be
+    read is skipped (the Train page explains it).
+    """
+    configs = project.manifest.get("configs") if project is not None else None
+    if project is None or not isinstance(configs, dict):
+        return DEFAULT_MAX_LENGTH
+    files = [project.folder / value for value in configs.values() if isinstance(value, str)]
+    files = [path for path in files if path.is_file()]
+    if not files:
+        return DEFAULT_MAX_LENGTH
+    from ftstudio.core.fields import ConfigError
+    from ftstudio.core.train_config import load_config
+
+    try:
+        return load_config(max(files, key=lambda path: path.stat().st_mtime)).max_length
+    except (ConfigError, OSError):
+        return DEFAULT_MAX_LENGTH
 
 
 class _LazyCombo(QComboBox):
@@ -109,6 +147,10 @@ class DatasetPage(Page):
         self._pending_select: int | None = None
         self._tokenizer_source: tuple[str, Path] | None = None
         self._outside_files: list[Path] = []
+        self._count_pending = False
+        self._count_stopped = False
+        self.auto_count_delay_ms = AUTO_COUNT_DELAY_MS
+        """How long the page is shown before tokens are counted on their own."""
         self.document = DatasetDocument(self)
         self.model = DatasetTableModel(self.document, self)
         self.proxy = ExampleFilterProxy(self)
@@ -153,8 +195,8 @@ class DatasetPage(Page):
         self.preview.set_document(self.document)
         self.issues_panel.set_document(self.document)
         self.stats_panel.set_document(self.document)
-        self.stats_panel.set_max_length(self.preview.max_length())
         self._connect()
+        self._on_preview_max_length_changed(self.preview.max_length())
         self._update_status()
         self._update_counts()
         app = QApplication.instance()
@@ -186,8 +228,15 @@ class DatasetPage(Page):
         )
         self.save_button = QPushButton("Save")
         self.save_button.setToolTip("Save now (Ctrl+S)")
+        self.tokens_button = QPushButton("Count tokens")
+        self.tokens_button.setObjectName("countTokens")
+        self.tokens_button.setToolTip(
+            "Count every example's tokens with the base model's tokenizer: the table then "
+            "shows tokens, and examples longer than the max length are reported."
+        )
         for button in (self.open_button, self.import_button, self.save_button):
             row.addWidget(button)
+        row.addWidget(self.tokens_button)
         self.status_label = QLabel()
         self.status_label.setObjectName("saveStatus")
         row.addWidget(self.status_label, 1)
@@ -235,17 +284,14 @@ class DatasetPage(Page):
         self.review_filter.addItem("Review", "")
         for state in REVIEW_STATES:
             self.review_filter.addItem(state.capitalize(), state)
-        self.min_length = QSpinBox()
-        self.max_length = QSpinBox()
-        for spin, text, tip in (
-            (self.min_length, "min", "Shortest example shown, in characters (min: no limit)"),
-            (self.max_length, "max", "Longest example shown, in characters (max: no limit)"),
-        ):
+        self.min_length_filter = QSpinBox()
+        self.max_length_filter = QSpinBox()
+        for spin, text in ((self.min_length_filter, "min"), (self.max_length_filter, "max")):
             spin.setRange(0, 999_999)
-            spin.setSingleStep(500)
+            spin.setSingleStep(100)
             spin.setSpecialValueText(text)
-            spin.setToolTip(tip)
             spin.setAccelerated(True)
+        self._update_length_units()
         for combo in (self.issue_filter, self.tag_filter, self.review_filter):
             # Shrink with the window instead of forcing the splitter wider.
             combo.setSizeAdjustPolicy(
@@ -254,11 +300,18 @@ class DatasetPage(Page):
             combo.setMinimumContentsLength(4)
             combo.setMinimumWidth(70)
             filters.addWidget(combo, 1)
-        for spin in (self.min_length, self.max_length):
+        for spin in (self.min_length_filter, self.max_length_filter):
             spin.setMinimumWidth(62)
             spin.setMaximumWidth(96)
             filters.addWidget(spin)
         layout.addLayout(filters)
+        self.token_message = QLabel()
+        self.token_message.setObjectName("tokenMessage")
+        self.token_message.setWordWrap(True)
+        self.token_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.token_message.setStyleSheet("color: palette(placeholder-text);")
+        self.token_message.hide()
+        layout.addWidget(self.token_message)
 
         self.table = QTableView()
         self.table.setObjectName("examplesTable")
@@ -302,6 +355,8 @@ class DatasetPage(Page):
         below = QHBoxLayout()
         self.count_label = QLabel()
         self.count_label.setObjectName("exampleCount")
+        # Its text never widens the table's side of the splitter (the tool tip has it all).
+        self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         below.addWidget(self.count_label, 1)
         self.new_button = QPushButton("New example")
         self.new_button.setToolTip("Add an empty conversation after the selected example")
@@ -325,11 +380,27 @@ class DatasetPage(Page):
         doc.sig_save_failed.connect(self._on_document_save_failed)
         doc.sig_load_failed.connect(self._on_document_load_failed)
         doc.sig_imported.connect(self._on_document_imported)
-        for runner in (doc.loader, doc.validator):
+        doc.sig_tokens_changed.connect(self._on_document_tokens_changed)
+        doc.sig_tokens_failed.connect(self._on_document_tokens_failed)
+        doc.token_runner.sig_cancelled.connect(self._on_token_count_cancelled)
+        for runner in (doc.loader, doc.validator, doc.token_runner):
             runner.sig_started.connect(self._on_task_started)
             runner.sig_progress.connect(self._on_task_progress)
             runner.sig_idle.connect(self._on_task_idle)
         self.cancel_button.clicked.connect(self.cancel_tasks)
+        self.tokens_button.clicked.connect(self.count_tokens)
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.timeout.connect(self._on_count_timer_timeout)
+        activity = (
+            self.table.verticalScrollBar().valueChanged,
+            self.search_edit.textChanged,
+            self.proxy.sig_refiltered,
+            doc.sig_record_changed,
+            self.table.selectionModel().currentRowChanged,
+        )
+        for signal in activity:
+            signal.connect(self._on_user_activity)
         self.file_combo.activated.connect(self._on_file_combo_activated)
         self.open_button.clicked.connect(self.choose_file)
         self.import_button.clicked.connect(self.choose_import)
@@ -346,7 +417,7 @@ class DatasetPage(Page):
         self.search_edit.returnPressed.connect(self.apply_filters)
         for combo in (self.issue_filter, self.tag_filter, self.review_filter):
             combo.currentIndexChanged.connect(self.apply_filters)
-        for spin in (self.min_length, self.max_length):
+        for spin in (self.min_length_filter, self.max_length_filter):
             spin.valueChanged.connect(self._search_timer.start)
         self.proxy.sig_refiltered.connect(self._on_proxy_refiltered)
         self.proxy.sig_busy.connect(self._on_proxy_busy)
@@ -356,7 +427,7 @@ class DatasetPage(Page):
         self.issues_panel.sig_issue_activated.connect(self.show_issue)
         self.editor.sig_focus_requested.connect(self._on_editor_focus_requested)
         self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
-        self.preview.sig_max_length_changed.connect(self.stats_panel.set_max_length)
+        self.preview.sig_max_length_changed.connect(self._on_preview_max_length_changed)
         self.splitter.splitterMoved.connect(self.save_layout)
         self.left_splitter.splitterMoved.connect(self.save_layout)
         self.new_button.clicked.connect(self.add_example)
@@ -380,7 +451,9 @@ class DatasetPage(Page):
             self._outside_files = []
             previous = None
         doc.project_folder = folder
+        doc.token_problem = ""
         self._tokenizer_source = None
+        self.set_max_length(project_max_length(self.project))
         for widget in (self.open_button, self.import_button):
             widget.setEnabled(self.project is not None)
         self._fill_file_combo()
@@ -454,16 +527,21 @@ class DatasetPage(Page):
         return True
 
     def cancel_tasks(self) -> None:
-        """Stop loading or checking (the Cancel button)."""
+        """Stop loading, checking or counting tokens (the Cancel button)."""
         self.document.loader.cancel()
         self.document.validator.cancel()
+        self._count_stopped = self.document.token_runner.is_running()
+        self.document.token_runner.cancel()
 
     def shutdown(self) -> None:
         """Save what autosave would save and stop background work (before closing)."""
+        self._count_timer.stop()
+        self._count_pending = False
         self.document.flush()
         self.document.shutdown()
         self.document.loader.shutdown()
         self.document.validator.shutdown()
+        self.document.token_runner.shutdown()
         self.proxy.shutdown()
         self.stats_panel.shutdown()
         self.preview.shutdown()
@@ -471,6 +549,60 @@ class DatasetPage(Page):
     def maybe_save(self) -> bool:
         """Before closing: save project files, ask about others; ``False`` to stay open."""
         return self._leave_document()
+
+    # ---- Tokens and max length
+    def count_tokens(self) -> None:
+        """Count every example's tokens with the project's base model ("Count tokens")."""
+        self._count_timer.stop()
+        self._count_pending = False
+        if self.project is None or self.document.path is None:
+            return
+        self.tokens_button.setEnabled(False)
+        self._show_token_message("")
+        self.document.count_tokens(self.project.base_model, self.project.folder)
+
+    def max_length(self) -> int:
+        """The training max length in tokens the page checks against (the preview's)."""
+        return self.preview.max_length()
+
+    def set_max_length(self, value: int) -> None:
+        """Use ``value`` tokens as the max length in the preview, statistics and checks."""
+        self.preview.set_max_length(value)
+        self._on_preview_max_length_changed(self.preview.max_length())
+
+    def _schedule_token_count(self) -> None:
+        """After a dataset loads: count tokens soon (tiny or local model), else offer to."""
+        self._count_timer.stop()
+        self._count_pending = False
+        doc = self.document
+        if self.project is None or doc.path is None or not len(doc):
+            self.tokens_button.setEnabled(False)
+            self._show_token_message("")
+            return
+        base, folder = self.project.base_model, self.project.folder
+        loaded = doc.tokens is not None and doc.tokens.source == (base, folder)
+        self._update_tokens_button()
+        if loaded or counts_automatically(base, folder):
+            self._show_token_message("")
+            self._count_pending = True
+            if self.isVisible():
+                self._count_timer.start(self.auto_count_delay_ms)
+        elif doc.token_problem:
+            self._show_token_message(doc.token_problem)
+        else:
+            self._show_token_message(
+                f"Lengths are in characters. Count tokens uses the tokenizer of {base}, "
+                "which must be downloaded."
+            )
+
+    def _update_tokens_button(self) -> None:
+        doc = self.document
+        idle = not doc.token_runner.is_running() and not doc.tokens_known()
+        self.tokens_button.setEnabled(idle and self.project is not None and doc.path is not None)
+
+    def _show_token_message(self, text: str) -> None:
+        self.token_message.setText(text)
+        self.token_message.setVisible(bool(text))
 
     # ---- Examples and selection
     def select_record(self, index: int) -> bool:
@@ -538,8 +670,9 @@ class DatasetPage(Page):
             issue=self.issue_filter.currentData() or "",
             tag=self.tag_filter.currentData() or "",
             review=self.review_filter.currentData() or "",
-            min_chars=self.min_length.value(),
-            max_chars=self.max_length.value(),
+            min_chars=self.min_length_filter.value(),
+            max_chars=self.max_length_filter.value(),
+            in_tokens=self.model.tokens_known(),
         )
 
     @Slot()
@@ -556,16 +689,16 @@ class DatasetPage(Page):
             self.issue_filter,
             self.tag_filter,
             self.review_filter,
-            self.min_length,
-            self.max_length,
+            self.min_length_filter,
+            self.max_length_filter,
         )
         for widget in widgets:
             widget.blockSignals(True)
         self.search_edit.clear()
         for combo in (self.issue_filter, self.tag_filter, self.review_filter):
             combo.setCurrentIndex(0)
-        self.min_length.setValue(0)
-        self.max_length.setValue(0)
+        self.min_length_filter.setValue(0)
+        self.max_length_filter.setValue(0)
         for widget in widgets:
             widget.blockSignals(False)
         self.apply_filters()
@@ -755,11 +888,17 @@ class DatasetPage(Page):
         shown = self.proxy.rowCount()
         errors = self.model.issue_columns()[1].count(ERROR)  # C speed, even at 100,000 rows
         parts = [f"{total:,} example{'s' if total != 1 else ''}"]
+        tip = ""
+        if self.model.tokens_known():
+            tokens, trained = self.model.token_totals()
+            parts.append(f"{tokens:,} tokens")
+            tip = f"{tokens:,} tokens in all examples, {trained:,} of them trained"
         if errors:
             parts.append(f"{errors:,} with errors")
         if shown != total:
             parts.append(f"{shown:,} shown")
         self.count_label.setText(" · ".join(parts))
+        self.count_label.setToolTip("\n".join(filter(None, [" · ".join(parts), tip])))
         issues = len(self.document.issues)
         self.bottom_tabs.setTabText(0, f"Issues ({issues:,})" if issues else "Issues")
 
@@ -780,6 +919,8 @@ class DatasetPage(Page):
             self.select_record(0)
         self._show_timer.start()
         self._update_selection_buttons()
+        self._update_length_units()
+        self._schedule_token_count()
 
     @Slot(int, int)
     def _on_document_rows_changed(self, _first: int, _last: int) -> None:
@@ -866,12 +1007,16 @@ class DatasetPage(Page):
     @Slot(str)
     def _on_task_started(self, label: str) -> None:
         self.progress_label.setText(f"{label}…")
-        self.progress_bar.setValue(0)
+        self.progress_bar.setRange(0, 0)  # busy until the first progress comes
         self.progress_row.show()
 
     @Slot(int, int, float, str)
     def _on_task_progress(self, done: int, total: int, eta: float, label: str) -> None:
-        self.progress_bar.setMaximum(max(1, total))
+        if done <= 0:  # e.g. loading the tokenizer or building the tiny model: no steps
+            self.progress_bar.setRange(0, 0)
+            self.progress_label.setText(f"{label or 'Working'}…")
+            return
+        self.progress_bar.setRange(0, max(1, total))
         self.progress_bar.setValue(done)
         left = f" · about {_duration(eta)} left" if eta >= 0 else ""
         percent = int(100 * done / total) if total else 0
@@ -879,10 +1024,71 @@ class DatasetPage(Page):
 
     @Slot()
     def _on_task_idle(self) -> None:
-        if not (self.document.loader.is_running() or self.document.validator.is_running()):
+        doc = self.document
+        runners = (doc.loader, doc.validator, doc.token_runner)
+        if not any(runner.is_running() for runner in runners):
             self.progress_row.hide()
         if self.status_label.text().startswith("Opening "):
             self._update_status()
+        self._update_tokens_button()
+
+    @Slot(int)
+    def _on_preview_max_length_changed(self, value: int) -> None:
+        self.stats_panel.set_max_length(value)
+        self.document.set_max_length(value)
+
+    @Slot()
+    def _on_document_tokens_changed(self) -> None:
+        self._show_token_message("")
+        self._update_tokens_button()
+        self._update_length_units()
+        self._update_counts()
+        # Lengths are tokens now: a length filter or sort is applied again in tokens.
+        spec = self.filter_spec()
+        if spec.min_chars or spec.max_chars or self.proxy.sort_column() == COL_LENGTH:
+            if spec != self.proxy.spec:
+                self.proxy.set_filter(spec)
+            else:
+                self.proxy.refresh()
+
+    @Slot(str)
+    def _on_document_tokens_failed(self, message: str) -> None:
+        self._show_token_message(message)
+
+    @Slot()
+    def _on_token_count_cancelled(self) -> None:
+        stopped, self._count_stopped = self._count_stopped, False
+        if stopped and not self.document.tokens_known():
+            self._show_token_message(
+                "Token counting was stopped; lengths stay in characters. Press Count tokens "
+                "to count them."
+            )
+
+    @Slot()
+    def _on_user_activity(self, *_args: object) -> None:
+        if self._count_timer.isActive():  # a due count waits until the user pauses
+            self._count_timer.start(self.auto_count_delay_ms)
+
+    @Slot()
+    def _on_count_timer_timeout(self) -> None:
+        if self._count_pending:
+            self.count_tokens()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """Count tokens a moment after the page shows, when that is due."""
+        super().showEvent(event)
+        if self._count_pending and not self._count_timer.isActive():
+            self._count_timer.start(self.auto_count_delay_ms)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt override
+        """Put off a due count while another page is shown (it starts when shown again)."""
+        super().hideEvent(event)
+        self._count_timer.stop()
+
+    def _update_length_units(self) -> None:
+        unit = "tokens" if self.model.tokens_known() else "characters"
+        self.min_length_filter.setToolTip(f"Shortest example shown, in {unit} (min: no limit)")
+        self.max_length_filter.setToolTip(f"Longest example shown, in {unit} (max: no limit)")
 
     @Slot()
     def _on_app_about_to_quit(self) -> None:
