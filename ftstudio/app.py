@@ -42,6 +42,8 @@ def run_gui(project_dir: Path | None = None, argv: list[str] | None = None) -> i
     apply_style(app)
     window = MainWindow(SettingsStore())
     sys.excepthook = _report_crash
+    # However the app ends, a training run stops at a step boundary with a checkpoint.
+    app.aboutToQuit.connect(window.train_page.shutdown)
     open_startup_project(window, project_dir)
     window.show()
     if os.environ.get(STARTUP_PROBE_ENV):

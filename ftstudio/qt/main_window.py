@@ -43,7 +43,7 @@ from ftstudio.core.settings import AppSettings, AppState, SettingsStore
 from ftstudio.qt.dialogs.about_dialog import AboutDialog
 from ftstudio.qt.dialogs.new_project import NewProjectDialog
 from ftstudio.qt.dialogs.settings_dialog import SettingsDialog
-from ftstudio.qt.pages import NAVIGATION, DatasetPage, Page, PlanWizardPage
+from ftstudio.qt.pages import NAVIGATION, DatasetPage, Page, PlanWizardPage, TrainPage
 from ftstudio.qt.style import app_icon, nav_icon
 from ftstudio.qt.ui_state import ui_state
 from ftstudio.qt.welcome import WelcomeView
@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.central.addWidget(self.studio)
         self.setCentralWidget(self.central)
         self.train_page.sig_plan_requested.connect(self.show_plan_wizard)
+        self.train_page.sig_run_finished.connect(self._on_train_page_run_finished)
 
         self._build_menus()
         self.project_label = QLabel()
@@ -111,9 +112,11 @@ class MainWindow(QMainWindow):
 
     # ---- Public API
     @property
-    def train_page(self) -> Page:
+    def train_page(self) -> TrainPage:
         """The Train page."""
-        return self.page("train")
+        page = self.page("train")
+        assert isinstance(page, TrainPage)
+        return page
 
     @property
     def dataset_page(self) -> DatasetPage:
@@ -219,7 +222,11 @@ class MainWindow(QMainWindow):
 
     # ---- Qt events
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        """Save or ask about unsaved dataset edits, remember geometry and page, then close."""
+        """Ask before stopping a training run (it stops gracefully, then the window closes),
+        save or ask about unsaved dataset edits, remember geometry and page, then close."""
+        if not self.train_page.confirm_close(self):
+            event.ignore()
+            return
         if not self.dataset_page.maybe_save():
             event.ignore()
             return
@@ -366,8 +373,17 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{project.name} — ftstudio")
         self.project_label.setText(f"{project.name}  ·  {project.folder}")
         self.project_label.setToolTip(str(project.folder))
-        datasets, runs = len(project.dataset_files()), len(project.run_dirs())
-        self.counts_label.setText(f"{datasets} dataset file(s) · {runs} run(s)")
+        self._update_counts()
+
+    def _update_counts(self) -> None:
+        if self.project is not None:
+            datasets, runs = len(self.project.dataset_files()), len(self.project.run_dirs())
+            self.counts_label.setText(f"{datasets} dataset file(s) · {runs} run(s)")
+
+    def _on_train_page_run_finished(self, _result: object) -> None:
+        """A run ended: the Runs page and the run count show it."""
+        self.page("runs").refresh()
+        self._update_counts()
 
     def _dropped_dataset(self, urls: list[QUrl]) -> Path | None:
         """The first dropped dataset file (only while a project is open)."""

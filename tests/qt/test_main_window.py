@@ -286,3 +286,12 @@ def test_plan_wizard_opens_from_the_train_page(window, qtbot, sample_project) ->
     assert len(dialogs) == 1
     assert dialogs[0].isVisible()
     dialogs[0].reject()
+
+
+def test_a_finished_run_refreshes_runs_page_and_counts(window, sample_project) -> None:
+    window.set_project(sample_project)
+    assert window.counts_label.text().endswith("0 run(s)")
+    (sample_project.folder / "runs" / "20261130-000000-abcd").mkdir()
+    window.train_page.sig_run_finished.emit(None)
+    assert window.counts_label.text().endswith("1 run(s)")
+    assert window.page("runs").table.row_count() == 1

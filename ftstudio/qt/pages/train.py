@@ -1,66 +1,539 @@
-"""Train page: what will be trained on what; the training monitor builds on this page."""
+"""Train page: choose a configuration, start and stop a run, watch it live.
+
+The run itself goes on in a worker thread (:mod:`ftstudio.qt.training.worker`); this
+page only receives its events, in the GUI thread: they feed the progress bar, the
+metric buffers that the live plots redraw ten times a second, and the log. Torch and
+the engine are imported by the worker when a run starts, pyqtgraph when the plots are
+first shown, so the window opens fast.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
+import contextlib
+from html import escape
+from pathlib import Path
+from typing import Any
 
-from ftstudio.core.project import describe_base_model
+from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ftstudio.core.events import (
+    CheckpointSaved,
+    Evaluated,
+    Failed,
+    Finished,
+    Started,
+    StepLogged,
+    TrainingEvent,
+)
+from ftstudio.core.fields import ConfigError
+from ftstudio.core.train_config import load_config
 from ftstudio.qt.pages.base import Page
+from ftstudio.qt.training.configs import (
+    ConfigChoice,
+    dataset_problem,
+    demo_choice,
+    project_configs,
+    resumable_run,
+    summary_rows,
+)
+from ftstudio.qt.training.log_pane import LogPane
+from ftstudio.qt.training.metrics import MetricsHistory
+from ftstudio.qt.training.summary_grid import SummaryGrid
+from ftstudio.qt.training.text import (
+    ERROR,
+    INFO,
+    WARNING,
+    describe,
+    format_loss,
+    progress_text,
+)
+from ftstudio.qt.training.worker import TrainingRunner, TrainRequest
 from ftstudio.qt.widgets.card import Card
+
+PLOTS_HEIGHT = 420
+ERROR_STYLE = "color: #b3261e;"
 
 
 class TrainPage(Page):
-    """Base model, training data and (soon) the live training monitor.
+    """Configuration, Start/Stop, progress with ETA, live curves and the run's log.
 
     Signals:
-        sig_plan_requested(): the user asked for the hyperparameter wizard.
+        sig_plan_requested(): the user asked for the planning wizard.
+        sig_run_finished(object): a run ended (the engine's ``RunResult``, or ``None``
+            if the engine raised); its thread has finished.
+
+    Attributes:
+        runner: starts and stops runs (:class:`~ftstudio.qt.training.worker.TrainingRunner`).
+        history: the metrics of the current or last run.
+        plots: the live plots (``None`` until first shown).
+        log: the run's log.
+        choices: the configurations in :attr:`config_combo`, in order.
     """
 
     key = "train"
     title = "Train"
-    summary = "Fine-tune with QLoRA by default, or LoRA, full fine-tuning or DPO."
-    plans = (
-        "Start a run from the wizard's configuration and watch the train and "
-        "validation loss live, with learning rate, speed, memory and ETA.",
-        "Stop at any time without losing the run; resume from the last checkpoint after a crash.",
-        "Get early stopping, overfitting warnings and a plain explanation "
-        "when a run fails (out of memory, NaN loss, disk full).",
+    summary = (
+        "Fine-tune with a saved training plan (QLoRA by default) and watch it live. "
+        "Stop at any time: the run saves a checkpoint and can resume."
     )
 
     sig_plan_requested = Signal()
+    sig_run_finished = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model_card = Card("Base model", "")
-        self.data_card = Card("Training data", "")
-        self.body.addWidget(self.model_card)
-        self.body.addWidget(self.data_card)
-        actions = QWidget()
-        row = QHBoxLayout(actions)
-        row.setContentsMargins(0, 0, 0, 0)
+        self.runner = TrainingRunner(self)
+        self.runner.sig_event.connect(self._on_event)
+        self.runner.sig_finished.connect(self._on_run_finished)
+        self.history = MetricsHistory()
+        self.plots: Any = None
+        self.choices: list[ConfigChoice] = []
+        self._window_to_close: QWidget | None = None
+        self._last_eval: float | None = None
+        self._run_dir = ""
+
+        self._build_config_card()
+        self._build_run_card()
+        self._build_plots_card()
+        self.log = LogPane()
+        self.log.setMinimumHeight(170)
+        log_card = Card("Log")
+        log_card.add(self.log)
+        self.body.addWidget(log_card)
+        self.body.addStretch(1)
+
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(lambda _path: self._reload_timer.start())
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(300)
+        self._reload_timer.timeout.connect(self.reload_configs)
+        self._update_buttons()
+
+    # ---- Building
+    def _build_config_card(self) -> None:
+        card = Card("Training plan")
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(QLabel("Train with"))
+        self.config_combo = QComboBox()
+        self.config_combo.setObjectName("trainConfig")
+        self.config_combo.setMinimumContentsLength(28)
+        self.config_combo.setToolTip(
+            "The saved training plans of this project (configs/*.yaml), or a quick demo "
+            "run of the tiny model"
+        )
+        self.config_combo.currentIndexChanged.connect(self._on_choice_changed)
+        line.addWidget(self.config_combo)
         self.plan_button = QPushButton("Plan a training run…")
         self.plan_button.setToolTip("Open the hyperparameter wizard (Ctrl+Shift+P)")
         self.plan_button.clicked.connect(self.sig_plan_requested)
-        row.addWidget(self.plan_button)
-        row.addStretch(1)
-        self.body.addWidget(actions)
-        self.add_plans()
+        line.addWidget(self.plan_button)
+        line.addStretch(1)
+        card.add(row)
+        self.config_summary = QLabel()
+        self.config_summary.setObjectName("configSummary")
+        self.config_summary.setWordWrap(True)
+        self.config_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        card.add(self.config_summary)
+        self.summary_grid = SummaryGrid()
+        card.add(self.summary_grid)
+        self.body.addWidget(card)
 
+    def _build_run_card(self) -> None:
+        self.run_card = card = Card("Run")
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 0, 0, 0)
+        self.start_button = QPushButton("Start training")
+        self.start_button.setObjectName("primary")
+        self.start_button.setToolTip("Start a new run with the chosen training plan")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip(
+            "Stop at the end of the current step; a checkpoint is saved, so the run can resume"
+        )
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button = QPushButton("Resume last run")
+        self.resume_button.setToolTip(
+            "Continue the newest run that was stopped or interrupted, from its last checkpoint"
+        )
+        self.resume_button.clicked.connect(self.resume)
+        for button in (self.start_button, self.stop_button, self.resume_button):
+            line.addWidget(button)
+        self.status_label = QLabel("Ready.")
+        self.status_label.setObjectName("trainStatus")
+        self.status_label.setWordWrap(True)
+        line.addWidget(self.status_label, 1)
+        card.add(row)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainProgress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        card.add(self.progress)
+        self.progress_label = QLabel("No run yet.")
+        self.progress_label.setObjectName("muted")
+        card.add(self.progress_label)
+        self.body.addWidget(card)
+
+    def _build_plots_card(self) -> None:
+        card = Card("Live curves")
+        self.plots_holder = QWidget()
+        self.plots_holder.setMinimumHeight(PLOTS_HEIGHT)
+        QVBoxLayout(self.plots_holder).setContentsMargins(0, 0, 0, 0)
+        card.add(self.plots_holder)
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addStretch(1)
+        self.png_button = QPushButton("Export PNG…")
+        self.png_button.setToolTip("Save the curves as an image")
+        self.png_button.clicked.connect(self._choose_png)
+        self.csv_button = QPushButton("Export CSV…")
+        self.csv_button.setToolTip("Save every logged step's metrics as a table")
+        self.csv_button.clicked.connect(self._choose_csv)
+        line.addWidget(self.png_button)
+        line.addWidget(self.csv_button)
+        card.add(row)
+        self.body.addWidget(card)
+
+    def ensure_plots(self) -> Any:
+        """The live plots, created on first use (imports pyqtgraph)."""
+        if self.plots is None:
+            from ftstudio.qt.training.plots import LivePlots
+
+            self.plots = LivePlots(self.history)
+            layout = self.plots_holder.layout()
+            assert layout is not None
+            layout.addWidget(self.plots)
+            self.plots.redraw()
+        return self.plots
+
+    # ---- Public API
     def refresh(self) -> None:
-        """Describe the project's base model and training dataset."""
-        if self.project is None:
-            self.model_card.set_text("No project is open.")
-            self.data_card.set_text("")
-            self.plan_button.setEnabled(False)
+        """Re-read the project's training plans and the resumable run."""
+        folders = self._watcher.directories()
+        if folders:
+            self._watcher.removePaths(folders)
+        if self.project is not None:
+            for folder in (self.project.folder, self.project.folder / "configs"):
+                if folder.is_dir():
+                    self._watcher.addPath(str(folder))
+        self.reload_configs()
+
+    def reload_configs(self) -> None:
+        """List the project's training plans (and the demo run), keeping the selection."""
+        current = self.current_choice()
+        keep = (current.path, current.demo) if current else None
+        self.choices = []
+        if self.project is not None:
+            self.choices = [*project_configs(self.project), demo_choice(self.project)]
+        self.config_combo.blockSignals(True)
+        self.config_combo.clear()
+        for choice in self.choices:
+            self.config_combo.addItem(_choice_label(choice))
+        index = 0
+        for position, choice in enumerate(self.choices):
+            if keep and (choice.path, choice.demo) == keep:
+                index = position
+        self.config_combo.setCurrentIndex(index if self.choices else -1)
+        self.config_combo.blockSignals(False)
+        self._on_choice_changed()
+
+    def current_choice(self) -> ConfigChoice | None:
+        """The configuration chosen in the list, if any."""
+        index = self.config_combo.currentIndex()
+        return self.choices[index] if 0 <= index < len(self.choices) else None
+
+    def select_config(self, name: str) -> None:
+        """Choose the configuration called ``name`` (or the demo run's name)."""
+        for index, choice in enumerate(self.choices):
+            if choice.name == name:
+                self.config_combo.setCurrentIndex(index)
+                return
+        raise KeyError(f"No training plan named {name!r}")
+
+    def is_running(self) -> bool:
+        """Whether a run is going on."""
+        return self.runner.is_running()
+
+    def start(self) -> bool:
+        """Start a run with the chosen configuration; ``False`` (with the reason shown) if not."""
+        choice = self.current_choice()
+        if self.runner.is_running() or self.project is None or choice is None:
+            return False
+        if choice.config is None:
+            self._set_status(f"{choice.name} cannot be used: see the problems above.", ERROR)
+            return False
+        problem = dataset_problem(choice.config, self.project.folder)
+        if problem:
+            self._set_status(problem, ERROR)
+            return False
+        request = TrainRequest(
+            choice.config,
+            self.project.folder,
+            name=choice.name if not choice.demo else "Demo",
+            adapt_to_device=choice.demo,
+        )
+        self._begin(request, f"Starting {choice.name}…")
+        return True
+
+    def resume(self) -> bool:
+        """Resume the newest stopped or interrupted run; ``False`` if there is none."""
+        if self.runner.is_running() or self.project is None:
+            return False
+        folder = resumable_run(self.project.folder)
+        if folder is None:
+            self._set_status("No run to resume: none stopped with a checkpoint.", WARNING)
+            return False
+        try:
+            config = load_config(folder / "config.yaml")
+        except ConfigError as error:
+            self._set_status(str(error), ERROR)
+            return False
+        self._begin(
+            TrainRequest(config, self.project.folder, resume=folder), f"Resuming {folder.name}…"
+        )
+        return True
+
+    def stop(self) -> None:
+        """Stop the run at the end of the current step (a checkpoint is saved)."""
+        if not self.runner.is_running() or self.runner.stop_requested():
             return
-        self.plan_button.setEnabled(True)
-        self.model_card.set_text(describe_base_model(self.project.base_model, self.project.folder))
-        train = self.project.dataset_path("train")
-        preferences = self.project.dataset_path("preferences")
-        lines = [
-            f"Supervised examples: <b>{train.name}</b>" if train else "No training dataset set.",
-        ]
-        if preferences:
-            lines.append(f"Preference pairs for DPO: <b>{preferences.name}</b>")
-        self.data_card.set_text("<br>".join(lines))
+        self.runner.stop()
+        self._set_status("Stopping at the end of this step and saving a checkpoint…")
+        self.log.add_text("Stop requested: the run ends after this step and saves a checkpoint.")
+        self._update_buttons()
+
+    def confirm_close(self, window: QWidget) -> bool:
+        """Whether ``window`` may close now. During a run, asks; if the user agrees,
+        stops the run gracefully and closes ``window`` once it has ended."""
+        if not self.runner.is_running():
+            return True
+        if self._window_to_close is not None:
+            return False  # already stopping in order to close
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Training is running",
+            "A training run is going on. Stop it and close?",
+            QMessageBox.StandardButton.NoButton,
+            window,
+        )
+        box.setObjectName("confirmStopTraining")
+        box.setInformativeText(
+            "The run stops at the end of the current step and saves a checkpoint, so you can "
+            "resume it later. The window closes when it has stopped."
+        )
+        stop = box.addButton("Stop training and close", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("Keep training", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.exec()  # events keep arriving meanwhile: the run may end while the box is open
+        clicked = box.clickedButton()
+        box.deleteLater()
+        if clicked is not stop:
+            return False
+        if not self.runner.is_running():
+            return True
+        self._window_to_close = window
+        self.stop()
+        return False
+
+    def shutdown(self, timeout_ms: int = 120_000) -> bool:
+        """Stop a run and wait for its thread to end (for application exit)."""
+        if not self.runner.is_running():
+            return True
+        self.runner.stop()
+        return self.runner.wait(timeout_ms)
+
+    def export_png(self, path: Path) -> Path:
+        """Save the live curves to ``path`` as PNG."""
+        return self.ensure_plots().export_png(Path(path))
+
+    def export_csv(self, path: Path) -> Path:
+        """Save every logged step's metrics to ``path`` as CSV."""
+        return self.history.write_csv(Path(path))
+
+    # ---- Qt events
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """Create the plots when the page is first shown."""
+        super().showEvent(event)
+        self.ensure_plots()
+
+    # ---- Slots
+    @Slot(object)
+    def _on_event(self, event: TrainingEvent) -> None:
+        """One event of the run, in the GUI thread: buffers, progress, log."""
+        self.history.add(event)
+        if isinstance(event, StepLogged):
+            if self.progress.maximum() != event.total_steps:
+                self.progress.setRange(0, max(1, event.total_steps))
+            self.progress.setValue(min(event.step, event.total_steps))
+            text = progress_text(event)
+            if self._last_eval is not None:
+                text += f" · validation loss {format_loss(self._last_eval)}"
+            self.progress_label.setText(text)
+        for line in describe(event):
+            self.log.add(line)
+        if isinstance(event, Started):
+            self._run_dir = event.run_dir
+            self.progress.setFormat("%v / %m steps (%p%)")
+            self.progress.setRange(0, max(1, event.total_steps))
+            self.progress.setValue(event.start_step)
+            self._set_status(f"Training on {event.device}.")
+        elif isinstance(event, Evaluated):
+            self._last_eval = event.eval_loss
+        elif isinstance(event, CheckpointSaved):
+            if self.runner.stop_requested():
+                self._set_status(f"Checkpoint saved at step {event.step}; finishing…")
+        elif isinstance(event, Finished):
+            if event.status == "finished":
+                self.progress.setValue(self.progress.maximum())
+            self._set_status(event.reason or event.status.capitalize())
+        elif isinstance(event, Failed):
+            self._set_status(f"Failed: {event.message}", ERROR)
+
+    @Slot(object)
+    def _on_run_finished(self, result: object) -> None:
+        if self.plots is not None:
+            self.plots.stop()
+        if self.progress.maximum() == 0:  # ended before training began
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress_label.setText("No step was trained.")
+        self._update_buttons()
+        self.sig_run_finished.emit(result)
+        window, self._window_to_close = self._window_to_close, None
+        if window is not None:
+            window.close()
+
+    def _on_choice_changed(self, _index: int = -1) -> None:
+        choice = self.current_choice()
+        rows: list[tuple[str, str]] = []
+        if self.project is None:
+            self.config_summary.setText("No project is open.")
+        elif choice is None:
+            self.config_summary.setText("No training plan yet: plan one, or try the demo run.")
+        elif choice.config is None:
+            self.config_summary.setText(
+                f"<span style='{ERROR_STYLE}'>{_html(choice.error)}</span><br>"
+                "Fix the file, or save the plan again from the wizard."
+            )
+        else:
+            rows = summary_rows(choice.config, self.project.folder)
+            if choice.path is not None:
+                rows.insert(0, ("File", _relative(choice.path, self.project.folder)))
+            problem = dataset_problem(choice.config, self.project.folder)
+            note = (
+                "A short run to try the whole flow; precision and optimizer are chosen for "
+                "the device found when it starts."
+                if choice.demo
+                else ""
+            )
+            if problem:
+                note = f"<span style='{ERROR_STYLE}'>{_html(problem)}</span>"
+            self.config_summary.setText(note)
+        self.config_summary.setVisible(bool(self.config_summary.text()))
+        self.summary_grid.set_rows(rows, wide=3 if rows and rows[0][0] == "File" else 2)
+        self._update_buttons()
+
+    def _choose_png(self) -> None:
+        self._export("Export the curves as an image", "curves.png", "PNG image (*.png)")
+
+    def _choose_csv(self) -> None:
+        self._export("Export the metrics as a table", "metrics.csv", "CSV table (*.csv)")
+
+    # ---- Internals
+    def _export(self, caption: str, filename: str, filter_text: str) -> None:
+        folder = Path(self._run_dir or (self.project.folder if self.project else Path.home()))
+        stem = Path(self._run_dir).name + "-" if self._run_dir else ""
+        chosen, _selected = QFileDialog.getSaveFileName(
+            self, caption, str(folder / f"{stem}{filename}"), filter_text
+        )
+        if not chosen:
+            return
+        path = Path(chosen)
+        suffix = Path(filename).suffix
+        if path.suffix.lower() != suffix:
+            path = path.with_name(path.name + suffix)
+        try:
+            written = self.export_png(path) if suffix == ".png" else self.export_csv(path)
+        except OSError as error:
+            self._set_status(f"Could not export: {error}", ERROR)
+            return
+        self._set_status(f"Exported {written}.")
+
+    def _begin(self, request: TrainRequest, message: str) -> None:
+        self.history.clear()
+        self.log.clear()
+        self._last_eval = None
+        self._run_dir = ""
+        plots = self.ensure_plots()
+        plots.redraw()
+        plots.start()
+        self.progress.setRange(0, 0)  # busy until the run knows its steps
+        self.progress_label.setText("Checking the data and loading the model…")
+        self.log.add_text(message)
+        self._set_status("Preparing: checking the data and loading the model…")
+        self.runner.start(request)
+        self._update_buttons()
+        self._scroll_to(self.run_card)
+
+    def _scroll_to(self, widget: QWidget) -> None:
+        """Scroll the page so ``widget`` is at the top (the run card and curves in view)."""
+        scroll = self.findChild(QScrollArea)
+        if scroll is not None:
+            scroll.verticalScrollBar().setValue(max(0, widget.y() - 8))
+
+    def _set_status(self, text: str, level: str = INFO) -> None:
+        self.status_label.setText(text)
+        self.status_label.setStyleSheet(ERROR_STYLE if level == ERROR else "")
+        self.status_label.setToolTip(text)
+
+    def _update_buttons(self) -> None:
+        running = self.runner.is_running()
+        choice = self.current_choice()
+        usable = self.project is not None and choice is not None and choice.config is not None
+        self.start_button.setEnabled(usable and not running)
+        self.stop_button.setEnabled(running and not self.runner.stop_requested())
+        can_resume = False
+        if self.project is not None and not running:
+            with contextlib.suppress(OSError):
+                can_resume = resumable_run(self.project.folder) is not None
+        self.resume_button.setEnabled(can_resume)
+        self.config_combo.setEnabled(not running)
+        self.plan_button.setEnabled(self.project is not None)
+
+
+def _choice_label(choice: ConfigChoice) -> str:
+    if choice.config is None:
+        return f"{choice.name} (has problems)"
+    if choice.demo:
+        return f"{choice.name}: tiny model, {choice.config.max_steps} steps"
+    return choice.name
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _html(text: str) -> str:
+    return escape(text).replace("\n", "<br>")
