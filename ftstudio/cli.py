@@ -16,7 +16,7 @@ import ftstudio
 if TYPE_CHECKING:  # type hints only: nothing is imported at run time
     from ftstudio.core.dataset.records import Dataset, Issue
     from ftstudio.core.dataset.stats import DatasetStats
-    from ftstudio.core.dataset.tokens import ExampleTokenizer, TokenizedExample
+    from ftstudio.core.dataset.tokens import ExampleTokenizer
 
 PAGES = ("guide", "dataset", "train", "runs", "export", "wizard")
 DATA_FORMATS = ("chat", "completion", "preference", "alpaca", "sharegpt", "csv", "parquet", "arrow")
@@ -272,32 +272,13 @@ def _example_tokenizer(model_dir: Path | None) -> ExampleTokenizer | None:
     """The chat-template tokenizer of ``model_dir`` (loads transformers), memoised per example."""
     if model_dir is None:
         return None
+    from ftstudio.core.dataset.tokens import MemoTokenizer
     from ftstudio.engine.chat_mask import ChatTemplateTokenizer, load_tokenizer
 
     try:
-        return _MemoTokenizer(ChatTemplateTokenizer(load_tokenizer(model_dir)))
+        return MemoTokenizer(ChatTemplateTokenizer(load_tokenizer(model_dir)))
     except (OSError, ValueError) as error:
         raise _TokenizerUnavailable(f"--tokenizer {model_dir}: {error}") from error
-
-
-class _MemoTokenizer:
-    """Tokenises each example once, though validation and statistics both ask."""
-
-    def __init__(self, tokenizer: ExampleTokenizer) -> None:
-        self._tokenizer = tokenizer
-        self._done: dict[int, tuple[Any, TokenizedExample | ValueError]] = {}
-
-    def tokenize_example(self, data: dict[str, Any]) -> TokenizedExample:
-        hit = self._done.get(id(data))
-        if hit is None or hit[0] is not data:
-            try:
-                result: TokenizedExample | ValueError = self._tokenizer.tokenize_example(data)
-            except ValueError as error:
-                result = error
-            hit = self._done[id(data)] = (data, result)  # keeping data keeps its id unique
-        if isinstance(hit[1], ValueError):
-            raise hit[1]
-        return hit[1]
 
 
 def _checked(args: argparse.Namespace) -> tuple[Dataset, list[Issue], DatasetStats]:

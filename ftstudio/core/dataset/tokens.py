@@ -40,3 +40,29 @@ class ExampleTokenizer(Protocol):
     def tokenize_example(self, data: dict[str, Any]) -> TokenizedExample:
         """Tokenise ``data``; raise ``ValueError`` with a plain message if it cannot."""
         ...
+
+
+class MemoTokenizer:
+    """Wraps an :class:`ExampleTokenizer` so each record's data is tokenised once.
+
+    Validation, statistics and training all ask for the same examples; the result
+    (or the ``ValueError``) is remembered per data object. The object itself is kept
+    alongside, so its ``id`` cannot be reused by another object while cached.
+    """
+
+    def __init__(self, tokenizer: ExampleTokenizer) -> None:
+        self._tokenizer = tokenizer
+        self._done: dict[int, tuple[Any, TokenizedExample | ValueError]] = {}
+
+    def tokenize_example(self, data: dict[str, Any]) -> TokenizedExample:
+        """The wrapped tokenizer's answer for ``data``, computed at most once."""
+        hit = self._done.get(id(data))
+        if hit is None or hit[0] is not data:
+            try:
+                result: TokenizedExample | ValueError = self._tokenizer.tokenize_example(data)
+            except ValueError as error:
+                result = error
+            hit = self._done[id(data)] = (data, result)
+        if isinstance(hit[1], ValueError):
+            raise hit[1]
+        return hit[1]

@@ -27,12 +27,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ftstudio.core.atomic import atomic_write_bytes
 from ftstudio.core.dataset.records import Dataset, Issue, Record
 from ftstudio.core.dataset.split import SplitFileError, assign_split, load_split
-from ftstudio.core.dataset.tokens import TokenizedExample
+from ftstudio.core.dataset.tokens import MemoTokenizer, TokenizedExample
 from ftstudio.core.dataset.validate import validate_dataset
 from ftstudio.core.runs import RunPaths
 from ftstudio.engine.chat_mask import IGNORE_INDEX, ChatTemplateTokenizer, training_labels
@@ -148,7 +147,7 @@ def prepare_data(
         dataset = load_any(path)
     except DatasetReadError as error:
         raise TrainingDataError(str(error)) from error
-    memo = _MemoTokenizer(tokenizer)
+    memo = MemoTokenizer(tokenizer)
     try:
         issues = validate_dataset(dataset, tokenizer=memo, max_length=max_length, cancel=cancel)
     except ValidationCancelled as error:
@@ -283,23 +282,3 @@ def _nothing_to_train(
             f"Run `ftstudio data validate {path}` for the full list."
         )
     return text
-
-
-class _MemoTokenizer:
-    """Tokenises each record once, though validation and training both ask."""
-
-    def __init__(self, tokenizer: ChatTemplateTokenizer) -> None:
-        self._tokenizer = tokenizer
-        self._done: dict[int, tuple[Any, TokenizedExample | ValueError]] = {}
-
-    def tokenize_example(self, data: dict[str, Any]) -> TokenizedExample:
-        hit = self._done.get(id(data))
-        if hit is None or hit[0] is not data:
-            try:
-                result: TokenizedExample | ValueError = self._tokenizer.tokenize_example(data)
-            except ValueError as error:
-                result = error
-            hit = self._done[id(data)] = (data, result)  # keeping data keeps its id unique
-        if isinstance(hit[1], ValueError):
-            raise hit[1]
-        return hit[1]
