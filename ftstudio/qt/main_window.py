@@ -47,6 +47,7 @@ from ftstudio.qt.pages import NAVIGATION, DatasetPage, Page, PlanWizardPage, Tra
 from ftstudio.qt.style import app_icon, nav_icon
 from ftstudio.qt.ui_state import ui_state
 from ftstudio.qt.welcome import WelcomeView
+from ftstudio.qt.widgets.messages import show_warning
 
 DEFAULT_SIZE = QSize(1200, 780)
 
@@ -411,13 +412,7 @@ class MainWindow(QMainWindow):
 
     def _warn(self, title: str, text: str) -> None:
         """Explain a problem without blocking (window-modal, so tests and the GUI go on)."""
-        box = QMessageBox(
-            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
-        )
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.open()
-        self.last_message_box = box
+        self.last_message_box = show_warning(self, title, text)
         self.statusBar().showMessage(text.splitlines()[0], 10000)
 
     def _restore_window_state(self) -> None:

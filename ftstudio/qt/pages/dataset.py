@@ -75,6 +75,7 @@ from ftstudio.qt.dataset.table_model import (
 from ftstudio.qt.dataset.token_counter import counts_automatically
 from ftstudio.qt.pages.base import Page
 from ftstudio.qt.ui_state import ui_state
+from ftstudio.qt.widgets.messages import show_warning
 
 SEARCH_DELAY_MS = 250
 """Pause in typing before the search runs."""
@@ -859,13 +860,7 @@ class DatasetPage(Page):
             self.preview.set_tokenizer_source(*source)
 
     def _warn(self, title: str, text: str) -> None:
-        box = QMessageBox(
-            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
-        )
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.open()
-        self.last_message_box = box
+        self.last_message_box = show_warning(self, title, text)
 
     def _update_status(self, *_args: object) -> None:
         doc = self.document
