@@ -32,3 +32,50 @@ def resolve_base_model(value: str, project_folder: Path | None = None) -> str:
             "or a hub id in the project settings."
         )
     return ref.location
+
+
+HUB_FILES = (
+    "*.json",
+    "*.safetensors",
+    "*.jinja",
+    "tokenizer*",
+    "*.model",
+    "*.tiktoken",
+    "*.txt",
+)
+"""What is fetched from the hub: configs, safetensors weights and tokenizer files.
+Pickled weights (``*.bin``, ``*.pt``) are never downloaded."""
+
+
+def download_base_model(hub_id: str, cache_dir: Path | None = None) -> Path:
+    """Fetch ``hub_id`` from the Hugging Face hub (or its local cache) and return the folder.
+
+    Only called when training starts with a hub id. Offline (``HF_HUB_OFFLINE``) or
+    without a connection, a model already in the cache is used; otherwise
+    :class:`ConnectionError` explains what to do. Repositories that only publish
+    pickled weights are refused.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        folder = Path(
+            snapshot_download(hub_id, allow_patterns=list(HUB_FILES), cache_dir=cache_dir)
+        )
+    except LocalEntryNotFoundError as error:
+        raise ConnectionError(
+            f"{hub_id} is not downloaded yet and the hub cannot be reached (offline mode or "
+            "no connection). Connect and start again, or download the model on another "
+            "machine and set base_model to its folder."
+        ) from error
+    except HfHubHTTPError as error:
+        raise ConnectionError(
+            f"The hub refused {hub_id}: {error}. Check the id, and for gated models accept "
+            "the licence on the model's page and sign in."
+        ) from error
+    if not any(folder.glob("*.safetensors")):
+        raise ConnectionError(
+            f"{hub_id} publishes no safetensors weights; ftstudio does not load pickled "
+            "weights. Choose another repository or convert the weights first."
+        )
+    return folder

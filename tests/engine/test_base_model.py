@@ -35,3 +35,27 @@ def test_hub_ids_pass_through(tmp_path: Path) -> None:
     assert (
         resolve_base_model("Qwen/Qwen2.5-0.5B-Instruct", tmp_path) == "Qwen/Qwen2.5-0.5B-Instruct"
     )
+
+
+def test_a_hub_model_offline_and_not_cached_gets_a_plain_error(tmp_path, monkeypatch) -> None:
+    from ftstudio.engine.base_model import download_base_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConnectionError, match="not downloaded yet and the hub cannot be reached"):
+        download_base_model("Qwen/Qwen2.5-0.5B-Instruct", cache_dir=tmp_path / "hub-cache")
+
+
+def test_a_cached_hub_model_is_used_offline(tmp_path, monkeypatch, tiny_model_dir) -> None:
+    """A snapshot already in the cache (laid out as the hub client does) is found offline."""
+    import shutil
+
+    from ftstudio.engine.base_model import download_base_model
+
+    cache = tmp_path / "hub-cache"
+    repo = cache / "models--acme--tiny"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    shutil.copytree(tiny_model_dir, snapshot)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert download_base_model("acme/tiny", cache_dir=cache) == snapshot

@@ -311,7 +311,7 @@ class _Run:
         return path, info
 
     def _setup_data(self) -> None:
-        from ftstudio.engine.base_model import resolve_base_model
+        from ftstudio.engine.base_model import download_base_model, resolve_base_model
         from ftstudio.engine.chat_mask import ChatTemplateTokenizer, load_tokenizer
         from ftstudio.engine.training.data import prepare_data, write_example_files
 
@@ -326,7 +326,9 @@ class _Run:
             dataset_path = self.project / dataset_path
         try:
             self.model_path = resolve_base_model(config.base_model, self.project)
-        except FileNotFoundError as error:
+            if not Path(self.model_path).is_dir():  # a hub id: downloaded only now
+                self.model_path = str(download_base_model(self.model_path))
+        except (FileNotFoundError, ConnectionError) as error:
             raise RunFailure("model", str(error)) from None
         try:
             self.tokenizer = load_tokenizer(Path(self.model_path), require_chat_template=False)

@@ -1,7 +1,9 @@
 """Review step: the run in a few lines, the time estimate, and the YAML that Save writes.
 
 Save (a button of the page) writes ``<project>/configs/<name>.yaml`` and lists it in
-``project.json`` under ``configs``; the step says where before and after.
+``project.json`` under ``configs``; the step says where before and after. "Several GPUs"
+exports ``<project>/configs/<name>.accelerate.yaml`` beside it and the
+``accelerate launch`` command that trains on them.
 """
 
 from __future__ import annotations
@@ -9,9 +11,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Slot
-from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 
+from ftstudio.core.launch import (
+    STRATEGIES,
+    STRATEGY_NAMES,
+    accelerate_config,
+    accelerate_yaml_path,
+    caveats,
+    launch_command,
+    mixed_precision_for,
+    write_accelerate_config,
+)
 from ftstudio.core.train_config import config_to_yaml
 from ftstudio.qt.widgets.card import Card
 from ftstudio.qt.wizard.fields import ERROR_COLOUR, message_html
@@ -27,7 +48,9 @@ class ReviewStep(WizardStep):
     """The summary, the time estimate, the file name and the YAML.
 
     Attributes (for tests): ``summary_label``, ``time_label``, ``name_edit``,
-    ``path_label``, ``yaml_view``, ``saved_label``, ``problems_label``.
+    ``path_label``, ``yaml_view``, ``saved_label``, ``problems_label``; for several GPUs
+    ``gpus_spin``, ``strategy_combo``, ``export_button``, ``command_edit``,
+    ``copy_button``, ``launch_label``.
     """
 
     key = "review"
@@ -65,6 +88,7 @@ class ReviewStep(WizardStep):
         save.add(self.saved_label)
         top.addWidget(save, 2)
         self.layout_.addLayout(top)
+        self.layout_.addWidget(self._build_launch_card())
 
         self.yaml_view = QPlainTextEdit()
         self.yaml_view.setObjectName("yamlView")
@@ -139,7 +163,127 @@ class ReviewStep(WizardStep):
         if self.yaml_view.toPlainText() != text:
             self.yaml_view.setPlainText(text)
 
+    def export_launch_files(self) -> Path | None:
+        """Write ``<name>.accelerate.yaml`` beside the configuration (saving the configuration
+        first when the file does not hold the current plan) and show the launch command;
+        the launch file's path, or ``None`` (the reason is shown)."""
+        planner = self.planner
+        name = self.name()
+        path = planner.config_path(name)
+        if path is None:
+            self._show_launch("", ["Open a project to export launch files."], error=True)
+            return None
+        strategy = self.strategy_combo.currentData()
+        try:
+            if not self._holds_current_plan(path):
+                path = planner.save(name)
+                self.set_saved(path)
+                self.refresh()
+                self.sig_changed.emit()
+            config = planner.config()
+            settings = accelerate_config(
+                self.gpus_spin.value(),
+                strategy,
+                mixed_precision=mixed_precision_for(config.precision),
+                zero_stage=3 if strategy == "deepspeed" and config.method == "full" else 2,
+            )
+            launch_path = Path(accelerate_yaml_path(path))
+            write_accelerate_config(launch_path, settings)
+        except (ValueError, OSError) as error:
+            self._show_launch("", [f"Not exported: {error}"], error=True)
+            return None
+        assert planner.project is not None
+        folder = planner.project.folder
+        command = launch_command(
+            path.relative_to(folder).as_posix(), launch_path.relative_to(folder).as_posix()
+        )
+        notes = [f"Wrote {launch_path}. Run the command below in {folder}."]
+        self._show_launch(command, notes + caveats(config.method, strategy))
+        return launch_path
+
     # ---- Internals
+    def _build_launch_card(self) -> Card:
+        card = Card(
+            "Several GPUs",
+            "Train on several GPUs of one machine with accelerate: export a launch file "
+            "beside the configuration and the command that uses it.",
+        )
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("GPUs"))
+        self.gpus_spin = QSpinBox()
+        self.gpus_spin.setRange(2, 64)
+        self.gpus_spin.setAccessibleName("Number of GPUs")
+        self.gpus_spin.valueChanged.connect(self._on_launch_choice_changed)
+        row.addWidget(self.gpus_spin)
+        row.addWidget(QLabel("Strategy"))
+        self.strategy_combo = QComboBox()
+        self.strategy_combo.setAccessibleName("Multi-GPU strategy")
+        for strategy in STRATEGIES:
+            self.strategy_combo.addItem(STRATEGY_NAMES[strategy], strategy)
+        self.strategy_combo.setToolTip(
+            "DDP: a copy of the model on every GPU (fastest when it fits on one). FSDP and "
+            "DeepSpeed ZeRO: the model is shared out between the GPUs."
+        )
+        self.strategy_combo.currentIndexChanged.connect(self._on_launch_choice_changed)
+        row.addWidget(self.strategy_combo)
+        self.export_button = QPushButton("Export launch files")
+        self.export_button.setToolTip(
+            "Save the configuration if needed and write <name>.accelerate.yaml beside it"
+        )
+        self.export_button.clicked.connect(self.export_launch_files)
+        row.addWidget(self.export_button)
+        row.addStretch(1)
+        holder = QWidget()
+        holder.setLayout(row)
+        card.add(holder)
+
+        command_row = QHBoxLayout()
+        command_row.setContentsMargins(0, 0, 0, 0)
+        self.command_edit = QLineEdit()
+        self.command_edit.setReadOnly(True)
+        self.command_edit.setAccessibleName("Launch command")
+        self.command_edit.setPlaceholderText("The launch command appears here after export.")
+        self.command_edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        command_row.addWidget(self.command_edit, 1)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the launch command")
+        self.copy_button.setEnabled(False)
+        self.copy_button.clicked.connect(self._on_copy)
+        command_row.addWidget(self.copy_button)
+        command_holder = QWidget()
+        command_holder.setLayout(command_row)
+        card.add(command_holder)
+        self.launch_label = text_label()
+        self.launch_label.setVisible(False)
+        card.add(self.launch_label)
+        return card
+
+    def _holds_current_plan(self, path: Path) -> bool:
+        """Whether ``path`` was saved here and still holds the current plan's YAML."""
+        if path != self.saved_path or not path.is_file():
+            return False
+        text = config_to_yaml(self.planner.config(), name=path.name)
+        return path.read_text(encoding="utf-8") == text
+
+    def _show_launch(self, command: str, notes: list[str], *, error: bool = False) -> None:
+        self.command_edit.setText(command)
+        self.copy_button.setEnabled(bool(command))
+        html = "<br>".join(escape(note) for note in notes)
+        if error and html:
+            html = f"<span style='color:{ERROR_COLOUR}'>✖ {html}</span>"
+        self.launch_label.setText(html)
+        self.launch_label.setVisible(bool(html))
+
+    @Slot()
+    def _on_launch_choice_changed(self) -> None:
+        if self.command_edit.text():
+            self._show_launch("", [])
+
+    @Slot()
+    def _on_copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.command_edit.text())
+
     def _summary(self) -> str:
         planner = self.planner
         config = planner.config()

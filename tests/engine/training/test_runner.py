@@ -216,6 +216,16 @@ def test_dpo_is_refused_with_a_plain_message(small_project: Path, tiny_model_dir
     assert isinstance(events[-1], Failed)
 
 
+def test_a_hub_model_that_cannot_be_downloaded_fails_plainly(
+    small_project: Path, tiny_model_dir: Path
+) -> None:
+    """A hub id is fetched only when training starts; offline and not cached, it says so."""
+    config = tiny_config(tiny_model_dir, base_model="example-org/never-downloaded-7b")
+    result = run_training(config, None, project=small_project)
+    assert (result.status, result.code) == ("failed", "model")
+    assert "not downloaded yet and the hub cannot be reached" in result.message
+
+
 def test_bad_data_fails_before_loading_the_model(small_project: Path, tiny_model_dir: Path) -> None:
     config = tiny_config(tiny_model_dir, dataset="datasets/missing.jsonl")
     events: list[Any] = []
