@@ -170,7 +170,9 @@ def accelerate_yaml_path(config_yaml: str | os.PathLike[str]) -> str:
     return text + ".accelerate.yaml"
 
 
-def launch_command(config_yaml: str | os.PathLike[str], accelerate_yaml: str | os.PathLike[str]) -> str:
+def launch_command(
+    config_yaml: str | os.PathLike[str], accelerate_yaml: str | os.PathLike[str]
+) -> str:
     """The shell command that trains ``config_yaml`` on the GPUs ``accelerate_yaml`` names,
     e.g. ``accelerate launch --config_file configs/x.accelerate.yaml -m ftstudio train
     configs/x.yaml`` (paths quoted for the shell where needed)."""
