@@ -118,6 +118,8 @@ class PlanWizardPage(Page):
             step = step_class(self.planner)
             step.sig_changed.connect(self._on_plan_changed)
             self.steps[step.key] = step
+            if isinstance(step, ReviewStep):
+                step.sig_saved.connect(self.sig_saved)
             holder: QWidget = step
             if step.scrolls:  # each step scrolls on its own; the bar and buttons stay put
                 scroll = QScrollArea()

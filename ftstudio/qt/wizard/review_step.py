@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
@@ -55,6 +55,9 @@ class ReviewStep(WizardStep):
 
     key = "review"
     question = "Check the plan and save it"
+
+    sig_saved = Signal(object)
+    """The configuration was saved at this path by exporting launch files."""
 
     def __init__(self, planner: Planner, parent: QWidget | None = None) -> None:
         super().__init__(planner, parent)
@@ -180,6 +183,7 @@ class ReviewStep(WizardStep):
                 self.set_saved(path)
                 self.refresh()
                 self.sig_changed.emit()
+                self.sig_saved.emit(path)
             config = planner.config()
             settings = accelerate_config(
                 self.gpus_spin.value(),

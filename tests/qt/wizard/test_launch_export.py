@@ -82,3 +82,15 @@ def test_a_bad_name_is_reported_and_nothing_written(qtbot, sample_project) -> No
     assert review.command_edit.text() == ""
     assert not review.copy_button.isEnabled()
     assert not list((sample_project.folder / "configs").glob("*.accelerate.yaml"))
+
+
+def test_exporting_launch_files_reports_the_saved_config(qtbot, sample_project) -> None:  # noqa: ANN001
+    """Saving through the export reaches the page's sig_saved (the window's status bar)."""
+    page = PlanWizardPage(gpu_probe=GpuProbe(detect=list))
+    qtbot.addWidget(page, before_close_func=lambda w: w.shutdown())
+    page.set_project(sample_project)
+    qtbot.waitUntil(lambda: page.planner.stats is not None)
+    page.go_to("review")
+    with qtbot.waitSignal(page.sig_saved, timeout=5000) as saved:
+        page.steps["review"].export_launch_files()
+    assert saved.args[0].parent == sample_project.folder / "configs"
