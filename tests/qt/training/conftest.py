@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,33 +12,6 @@ from ftstudio.core.train_config import TrainConfig, save_config
 
 SAMPLE = resource("sample_project", "datasets", "it_support.jsonl")
 EXAMPLES = 24
-
-
-def tiny_config(model_dir: Path, **changes: Any) -> TrainConfig:
-    """A few-step CPU LoRA run on the tiny model (fp32, no checkpointing, short examples)."""
-    base = TrainConfig(
-        base_model=str(model_dir),
-        dataset="datasets/train.jsonl",
-        method="lora",
-        r=8,
-        alpha=16,
-        max_steps=6,
-        epochs=1,
-        per_device_batch_size=2,
-        grad_accum=1,
-        learning_rate=1e-2,
-        warmup_ratio=0.0,
-        lr_scheduler="constant",
-        max_length=256,
-        val_fraction=0.2,
-        eval_steps=3,
-        save_steps=3,
-        early_stopping_patience=0,
-        gradient_checkpointing=False,
-        precision="fp32",
-        optimizer="adamw_torch",
-    )
-    return dataclasses.replace(base, **changes)
 
 
 def save_plan(project: Project, name: str, config: TrainConfig) -> Path:

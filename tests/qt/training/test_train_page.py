@@ -18,7 +18,8 @@ from ftstudio.qt.main_window import MainWindow
 from ftstudio.qt.pages.train import TrainPage
 from ftstudio.qt.training.log_pane import HIGHLIGHT
 from ftstudio.qt.training.text import ERROR
-from tests.qt.training.conftest import save_plan, tiny_config
+from tests.engine.training.conftest import tiny_config
+from tests.qt.training.conftest import save_plan
 
 pytestmark = pytest.mark.slow
 
