@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QMessageBox
 
 from ftstudio.app import open_startup_project
@@ -18,6 +17,7 @@ from ftstudio.qt.dialogs.new_project import NewProjectDialog
 from ftstudio.qt.dialogs.settings_dialog import SettingsDialog
 from ftstudio.qt.main_window import MainWindow
 from ftstudio.qt.pages import NAVIGATION
+from tests.qt.helpers import drag_enter, drop
 
 
 @pytest.fixture
@@ -224,25 +224,7 @@ def test_geometry_and_page_are_remembered(qtbot, user_dirs, sample_project) -> N
 @pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent.*:DeprecationWarning")
 def test_dropping_a_project_folder_opens_it(window, tmp_path) -> None:
     project = create_project(tmp_path / "Dropped", "Dropped")
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(project.folder / "project.json"))])
-    enter = QDragEnterEvent(
-        QPoint(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    window.dragEnterEvent(enter)
-    assert enter.isAccepted()
-    drop = QDropEvent(
-        QPointF(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    window.dropEvent(drop)
+    drop(window, project.folder / "project.json")
     assert window.project is not None
     assert window.project.name == "Dropped"
 
@@ -251,18 +233,7 @@ def test_dropping_a_project_folder_opens_it(window, tmp_path) -> None:
 def test_dropping_other_files_is_refused(window, tmp_path) -> None:
     other = tmp_path / "notes.txt"
     other.write_text("hello")
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(other))])
-    enter = QDragEnterEvent(
-        QPoint(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    enter.ignore()
-    window.dragEnterEvent(enter)
-    assert not enter.isAccepted()
+    assert not drag_enter(window, other).isAccepted()
 
 
 def test_unreadable_settings_file_is_kept_and_reported(qtbot, user_dirs) -> None:

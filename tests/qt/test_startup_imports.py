@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.qt.helpers import run_isolated
 
 HEAVY = ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate")
 
@@ -35,22 +33,7 @@ window.close()
 
 
 def test_main_window_opens_without_torch_or_transformers(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "FTSTUDIO_CONFIG_DIR": str(tmp_path / "config"),
-        "FTSTUDIO_DATA_DIR": str(tmp_path / "data"),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT.format(heavy=set(HEAVY))],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_isolated(SCRIPT.format(heavy=set(HEAVY)), tmp_path)
     assert report["project"] == "IT Support Sample", "the window did not open on the sample"
     assert report["loaded"] == [], f"opening the window imported {report['loaded']}"
 
@@ -58,14 +41,4 @@ def test_main_window_opens_without_torch_or_transformers(tmp_path: Path) -> None
 def test_the_probe_detects_a_heavy_import(tmp_path: Path) -> None:
     """The same script does see torch when something imports it (the check can fail)."""
     script = SCRIPT.format(heavy=set(HEAVY)).replace("window.show()", "window.show()\nimport torch")
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "FTSTUDIO_CONFIG_DIR": str(tmp_path / "config"),
-        "FTSTUDIO_DATA_DIR": str(tmp_path / "data"),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    assert "torch" in json.loads(result.stdout.strip().splitlines()[-1])["loaded"]
+    assert "torch" in run_isolated(script, tmp_path)["loaded"]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
 from ftstudio.core.dataset.formats import load_dataset
@@ -16,6 +15,7 @@ from ftstudio.qt.dataset.table_model import COL_FIRST, COL_LENGTH
 from ftstudio.qt.main_window import MainWindow
 from ftstudio.qt.pages.dataset import DatasetPage
 from tests.qt.dataset.data import BAD_LINES, chat, wait_loaded, write_jsonl
+from tests.qt.helpers import drop
 
 
 @pytest.fixture
@@ -169,29 +169,6 @@ def test_new_and_delete_examples_are_undoable(window) -> None:
     assert len(page.document) == total
 
 
-def _drop(window: MainWindow, path: Path) -> QDropEvent:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    enter = QDragEnterEvent(
-        QPoint(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    window.dragEnterEvent(enter)
-    assert enter.isAccepted()
-    drop = QDropEvent(
-        QPointF(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    window.dropEvent(drop)
-    return drop
-
-
 @pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent.*:DeprecationWarning")
 def test_dropping_a_csv_imports_it(window, qtbot, tmp_path, sample_project) -> None:
     csv = tmp_path / "faq.csv"
@@ -200,7 +177,7 @@ def test_dropping_a_csv_imports_it(window, qtbot, tmp_path, sample_project) -> N
         encoding="utf-8",
     )
     window.show_page("guide")
-    _drop(window, csv)
+    drop(window, csv)
     wait_loaded(qtbot, window.dataset_page.document)
     page = window.dataset_page
     target = sample_project.folder / "datasets" / "faq.jsonl"

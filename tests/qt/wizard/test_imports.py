@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.qt.helpers import run_isolated
 from tests.qt.test_startup_imports import HEAVY
 
 SCRIPT = """
@@ -51,22 +48,7 @@ page.shutdown()
 
 
 def test_the_wizard_and_gpu_detection_leave_torch_out(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "FTSTUDIO_CONFIG_DIR": str(tmp_path / "config"),
-        "FTSTUDIO_DATA_DIR": str(tmp_path / "data"),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT.format(heavy=set(HEAVY))],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_isolated(SCRIPT.format(heavy=set(HEAVY)), tmp_path, timeout=180)
     assert report["built"] == [], f"building the wizard imported {report['built']}"
     assert report["steps"] == ["model", "method", "data", "hyperparameters", "review"]
     assert report["error"] == "", report["error"]
