@@ -88,6 +88,9 @@ class StepLogged:
         memory_kind: ``gpu`` or ``rss``.
         elapsed_s: seconds since this session started training.
         eta_s: estimated seconds left (``None`` before the first timed step).
+        metrics: further named metrics of the step, as the trainer names them (DPO:
+            ``rewards/margins``, ``rewards/accuracies``, ``rewards/chosen``,
+            ``rewards/rejected``); empty for SFT.
         time: when, as a Unix timestamp.
     """
 
@@ -104,6 +107,7 @@ class StepLogged:
     memory_kind: str = "rss"
     elapsed_s: float = 0.0
     eta_s: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
     time: float = field(default_factory=_now)
 
     @property

@@ -230,6 +230,15 @@ class TrainConfig:
         widget="folder",
         placeholder="runs/<date and time> (default)",
     )
+    init_adapter: str = _option(
+        "",
+        label="Start from adapter",
+        help="Train on top of an earlier run's LoRA adapter instead of the bare base model: a "
+        "run folder or an adapter folder, relative to the project (e.g. runs/20261130-1012-ab12). "
+        "The usual path is SFT first, then DPO from the SFT adapter. Empty: the base model.",
+        widget="folder",
+        placeholder="(the base model)",
+    )
     dpo_beta: float = _option(
         0.1,
         label="DPO beta",
@@ -301,6 +310,14 @@ def config_problems(config: TrainConfig) -> list[FieldProblem]:
             FieldProblem(
                 "packing",
                 "DPO trains on chosen/rejected pairs and cannot pack them; set packing: false.",
+            )
+        )
+    if config.init_adapter and config.method == "full":
+        problems.append(
+            FieldProblem(
+                "init_adapter",
+                "full fine-tuning trains every weight and cannot start from an adapter; use "
+                "method: lora or qlora, or leave init_adapter empty.",
             )
         )
     if config.early_stopping_patience and not (config.val_fraction > 0 and config.eval_steps):

@@ -1,4 +1,4 @@
-"""Training: trl's SFTTrainer with ftstudio's data, events, safety nets and checkpoints.
+"""Training: trl's SFTTrainer and DPOTrainer with ftstudio's data, events, safety nets, checkpoints.
 
 ``run_training(config, on_event, cancel)`` is the one entry point (see
 :mod:`ftstudio.engine.training.runner`); it is Qt-free, so the GUI's worker thread,

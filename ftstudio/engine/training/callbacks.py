@@ -5,7 +5,11 @@
 - every log step (every optimizer step): loss, learning rate, grad norm, tokens/s,
   memory (GPU allocated and peak, or RSS and peak RSS on a CPU), epoch, step/total
   and ETA, as a :class:`~ftstudio.core.events.StepLogged` event and a line of
-  ``metrics.jsonl`` (which gets ``eval_loss`` too on evaluation steps);
+  ``metrics.jsonl`` (which gets ``eval_loss`` too on evaluation steps). DPO's
+  ``rewards/*`` and ``logps/*`` (``rewards/margins``, ``rewards/accuracies``,
+  ``rewards/chosen``, ``rewards/rejected``, ``logps/chosen``, ``logps/rejected``)
+  go into ``StepLogged.metrics`` and the line under those names; their evaluation
+  counterparts (``eval_rewards/margins``…) into the line with ``eval_loss``;
 - a NaN or infinite loss or gradient norm, or a loss of exactly 0 with a NaN
   gradient norm, stops the run without saving the broken weights
   (:attr:`EventCallback.failure` says why and what to do);
@@ -31,6 +35,8 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from ftstudio.core.events import Evaluated, StepLogged, TrainingEvent, TrainingWarning
 
 GIB = 2**30
+METRIC_PREFIXES = ("rewards/", "logps/")
+"""Trainer log keys passed on as named metrics (DPO's rewards and log-probabilities)."""
 OVERFIT_EVALS = 3
 """Consecutive evaluations with a rising validation loss before the overfitting warning."""
 
@@ -163,6 +169,7 @@ class EventCallback(TrainerCallback):
         memory, peak, memory_kind = memory_now()
         self.final_loss, self.last_step = loss, step
         bad = _bad_numbers(loss, grad_norm)
+        metrics = named_metrics(logs)
         event = StepLogged(
             step=step,
             total_steps=state.max_steps,
@@ -176,6 +183,7 @@ class EventCallback(TrainerCallback):
             memory_kind=memory_kind,
             elapsed_s=elapsed,
             eta_s=eta,
+            metrics=metrics,
         )
         row: dict[str, Any] = {
             "step": step,
@@ -191,6 +199,7 @@ class EventCallback(TrainerCallback):
         for key in ("mean_token_accuracy", "entropy", "num_input_tokens_seen"):
             if key in logs:
                 row[key] = logs[key]
+        row.update(metrics)
         row["elapsed_s"] = round(elapsed, 3)
         row["time"] = round(event.time, 3)
         self._flush()
@@ -213,14 +222,16 @@ class EventCallback(TrainerCallback):
     def _eval_log(self, state: TrainerState, control: TrainerControl, logs: dict[str, Any]) -> None:
         step = state.global_step
         eval_loss = float(logs["eval_loss"])
+        extra = named_metrics(logs, prefix="eval_")
         if self._pending is not None and self._pending.get("step") == step:
             self._pending["eval_loss"] = eval_loss
+            self._pending.update(extra)
             self._write_row(self._pending)
             self._pending = None
         else:
             self._flush()
             epoch = float(state.epoch or 0.0)
-            self._write_row({"step": step, "epoch": epoch, "eval_loss": eval_loss})
+            self._write_row({"step": step, "epoch": epoch, "eval_loss": eval_loss, **extra})
         improved = math.isfinite(eval_loss) and (
             self.best_eval_loss is None or eval_loss < self.best_eval_loss
         )
@@ -338,6 +349,17 @@ def _peak_rss_gb() -> float | None:
     import sys
 
     return peak / GIB if sys.platform == "darwin" else peak * 1024 / GIB
+
+
+def named_metrics(logs: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """The logged ``rewards/*`` and ``logps/*`` values (with ``prefix``: ``eval_rewards/*``…)."""
+    wanted = tuple(prefix + name for name in METRIC_PREFIXES)
+    found = {}
+    for key, value in logs.items():
+        number = _float(value) if key.startswith(wanted) else None
+        if number is not None:
+            found[key] = number
+    return found
 
 
 def _float(value: Any) -> float | None:

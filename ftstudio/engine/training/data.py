@@ -27,6 +27,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ftstudio.core.atomic import atomic_write_bytes
 from ftstudio.core.dataset.records import Dataset, Issue, Record
@@ -39,6 +40,18 @@ from ftstudio.engine.chat_mask import IGNORE_INDEX, ChatTemplateTokenizer, train
 
 class TrainingDataError(ValueError):
     """The dataset cannot be trained on; the message names the file and the fix."""
+
+
+class _Indexed(Protocol):
+    index: int
+
+
+class _Examples(Protocol):
+    """What :func:`write_example_files` needs: the dataset and its kept examples."""
+
+    dataset: Dataset
+    train: list[_Indexed]
+    val: list[_Indexed]
 
 
 @dataclass(frozen=True)
@@ -138,18 +151,104 @@ def prepare_data(
     Raises:
         TrainingDataError: the file cannot be read, or no example can train.
     """
+    path = Path(dataset_path)
+    memo = MemoTokenizer(tokenizer)
+    selection = select_examples(
+        path, memo, max_length=max_length, val_fraction=val_fraction, seed=seed, cancel=cancel
+    )
+    dataset = selection.dataset
+    prepared: dict[str, list[PreparedExample]] = {"train": [], "val": []}
+    for which, indices in (("train", selection.train), ("val", selection.val)):
+        for index in indices:
+            record = dataset.records[index]
+            example = memo.tokenize_example(record.data)
+            prepared[which].append(_prepare(index, record, example, max_length))
+    data = PreparedData(
+        dataset=dataset,
+        train=prepared["train"],
+        val=prepared["val"],
+        excluded=selection.excluded,
+        issues=selection.issues,
+        split_source=selection.source,
+        dataset_sha256=file_sha256(path),
+        notes=selection.notes,
+    )
+    if data.cut_examples:
+        data.notes.append(
+            f"{data.cut_examples} example(s) are longer than the max length of {max_length:,} "
+            "tokens and are cut; part of their answers is not learnt. Raise max_length or "
+            "shorten them."
+        )
+    return data
+
+
+@dataclass
+class Selection:
+    """Which records of a dataset file train, which validate, and which are left out.
+
+    Attributes:
+        dataset: the dataset as loaded.
+        train: indices of the training records, in file order.
+        val: indices of the validation records, in file order.
+        excluded: reason -> count (``rejected``, ``unreadable``, ``errors``).
+        issues: the validation errors that kept records out (first ones first).
+        source: the split's source: ``stored``, ``assigned`` or ``none``.
+        notes: plain remarks for the user (the split, the errors left out).
+    """
+
+    dataset: Dataset
+    train: list[int]
+    val: list[int]
+    excluded: dict[str, int]
+    issues: list[Issue]
+    source: str
+    notes: list[str]
+
+
+def select_examples(
+    path: Path,
+    tokenizer: MemoTokenizer,
+    *,
+    max_length: int,
+    val_fraction: float,
+    seed: int,
+    cancel: Callable[[], bool] | None = None,
+    kind: str | None = None,
+) -> Selection:
+    """Load and validate a dataset file and split its usable records (no tokens yet).
+
+    Rejected (``"review": "rejected"``) and unreadable records, and records with a
+    validation error, are left out and counted; the split is the dataset's stored
+    one, else :func:`~ftstudio.core.dataset.split.assign_split`.
+
+    Args:
+        path: the dataset file (any format ftstudio reads).
+        tokenizer: renders examples for the token checks (``too_long``, ``template_error``).
+        max_length: the training max length in tokens.
+        val_fraction: share held back for validation without a stored split (0: none).
+        seed: the split's seed without a stored split.
+        cancel: polled while validating; true stops with :class:`TrainingDataError`.
+        kind: the record shape the training needs (``preference`` for DPO); another
+            shape raises :class:`TrainingDataError`.
+
+    Raises:
+        TrainingDataError: the file cannot be read, has the wrong shape, or no record
+            can train.
+    """
     from ftstudio.core.dataset.formats import DatasetReadError
     from ftstudio.core.dataset.validate import ValidationCancelled
     from ftstudio.engine.tabular import load_any
 
-    path = Path(dataset_path)
     try:
         dataset = load_any(path)
     except DatasetReadError as error:
         raise TrainingDataError(str(error)) from error
-    memo = MemoTokenizer(tokenizer)
+    if kind is not None and dataset.records and dataset.kind != kind:
+        raise TrainingDataError(_wrong_kind(path, dataset.kind, kind))
     try:
-        issues = validate_dataset(dataset, tokenizer=memo, max_length=max_length, cancel=cancel)
+        issues = validate_dataset(
+            dataset, tokenizer=tokenizer, max_length=max_length, cancel=cancel
+        )
     except ValidationCancelled as error:
         raise TrainingDataError("Training was cancelled while checking the dataset.") from error
     errors: dict[int, Issue] = {}
@@ -164,46 +263,39 @@ def prepare_data(
         elif record.review == "rejected":
             excluded["rejected"] += 1
     kept_errors: list[Issue] = []
-    prepared: dict[str, list[PreparedExample]] = {"train": [], "val": []}
+    kept: dict[str, list[int]] = {"train": [], "val": []}
     for which, indices in (("train", train_ids), ("val", val_ids)):
         for index in indices:
-            record = dataset.records[index]
             if index in errors:
                 excluded["errors"] += 1
                 kept_errors.append(errors[index])
-                continue
-            example = memo.tokenize_example(record.data)
-            prepared[which].append(_prepare(index, record, example, max_length))
-    if not prepared["train"]:
+            else:
+                kept[which].append(index)
+    if not kept["train"]:
         raise TrainingDataError(_nothing_to_train(path, dataset, excluded, kept_errors))
-    data = PreparedData(
-        dataset=dataset,
-        train=prepared["train"],
-        val=prepared["val"],
-        excluded={k: v for k, v in excluded.items() if v},
-        issues=kept_errors,
-        split_source=source,
-        dataset_sha256=file_sha256(path),
-        notes=notes,
-    )
     if excluded["errors"]:
         first = kept_errors[0]
-        data.notes.append(
+        notes.append(
             f"{excluded['errors']} example(s) with errors are left out of training; the first "
             f"is at line {first.line} ({first.code}: {first.message}) Fix them in the Dataset "
             f"page or with: ftstudio data validate {path}"
         )
-    if data.cut_examples:
-        data.notes.append(
-            f"{data.cut_examples} example(s) are longer than the max length of {max_length:,} "
-            "tokens and are cut; part of their answers is not learnt. Raise max_length or "
-            "shorten them."
-        )
-    return data
+    return Selection(
+        dataset=dataset,
+        train=kept["train"],
+        val=kept["val"],
+        excluded={k: v for k, v in excluded.items() if v},
+        issues=kept_errors,
+        source=source,
+        notes=notes,
+    )
 
 
-def write_example_files(data: PreparedData, paths: RunPaths) -> None:
+def write_example_files(data: PreparedData | _Examples, paths: RunPaths) -> None:
     """Copy the exact training and validation examples into the run folder.
+
+    ``data`` is a :class:`PreparedData` or any object with the same ``dataset``,
+    ``train`` and ``val`` (examples with an ``index``), such as DPO's preference pairs.
 
     A record read from JSON Lines in its own shape and not edited is written as its
     original line, byte for byte; others (imports, edits) as compact JSON of what
@@ -266,6 +358,17 @@ def _split(
             "validation loss is not measured."
         )
     return list(split.train), list(split.val), source, notes
+
+
+def _wrong_kind(path: Path, found: str, wanted: str) -> str:
+    if wanted == "preference":
+        return (
+            f"{path} holds {found} examples, but DPO (objective: dpo) trains on preference "
+            'pairs: {"prompt": [...], "chosen": [...], "rejected": [...]} per line. Set '
+            "dataset to a preference file (e.g. datasets/preferences.jsonl; rate answers in the "
+            "playground to build one), or train with objective: sft."
+        )
+    return f"{path} holds {found} examples; this training needs {wanted} examples."
 
 
 def _nothing_to_train(

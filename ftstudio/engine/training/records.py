@@ -76,15 +76,17 @@ def runnable_config(config: TrainConfig, project: Path) -> TrainConfig:
     """``config`` as it can run again from the run folder.
 
     Inside a project, relative paths resolve from the project folder again, so they
-    are kept; a dataset path relative to a folder that is not a project is written
-    as an absolute path.
+    are kept; a dataset (or ``init_adapter``) path relative to a folder that is not a
+    project is written as an absolute path.
     """
     if (project / MANIFEST).is_file():
         return config
-    dataset = config.dataset
-    if dataset and not Path(dataset).expanduser().is_absolute():
-        dataset = str((project / dataset).resolve())
-    return replace(config, dataset=dataset)
+    changes = {}
+    for key in ("dataset", "init_adapter"):
+        value = getattr(config, key)
+        if value and not Path(value).expanduser().is_absolute():
+            changes[key] = str((project / value).resolve())
+    return replace(config, **changes)
 
 
 class RunRecorder:

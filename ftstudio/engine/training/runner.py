@@ -1,9 +1,12 @@
-"""``run_training``: one SFT run (QLoRA, LoRA or full) from a configuration to a run folder.
+"""``run_training``: one SFT or DPO run (QLoRA, LoRA or full) from a configuration to a run folder.
 
-The loop is trl's ``SFTTrainer``; ftstudio supplies the data (pre-tokenised with the
-dataset studio's loss mask, padding-free), the model (4-bit NF4 for QLoRA), the
-events, the safety nets and crash-safe checkpoints. The same function runs in the
-GUI's worker thread, in ``ftstudio train`` and in each process of
+The loop is trl's ``SFTTrainer`` (``objective: sft``) or ``DPOTrainer``
+(``objective: dpo``); ftstudio supplies the data (SFT: pre-tokenised with the
+dataset studio's loss mask, padding-free; DPO: validated preference pairs that trl
+tokenises with the chat template), the model (4-bit NF4 for QLoRA; with
+``init_adapter``, an earlier run's adapter to continue from, which is also DPO's
+reference model), the events, the safety nets and crash-safe checkpoints. The same
+function runs in the GUI's worker thread, in ``ftstudio train`` and in each process of
 ``accelerate launch`` (the main process writes the run folder, the database row and
 the events; every process trains).
 
@@ -53,6 +56,7 @@ from ftstudio.engine.training.checkpoints import (
 )
 from ftstudio.engine.training.data import PreparedData, TrainingDataError
 from ftstudio.engine.training.failures import RunFailure, classify, oom_message
+from ftstudio.engine.training.preference import PreparedPreferences
 from ftstudio.engine.training.records import RunRecorder, training_config_hash
 
 Cancel = Callable[[], bool] | threading.Event
@@ -67,6 +71,8 @@ _TRAINER_FILES = (
     "README.md",
 )
 """Checkpoint files that hold the Trainer's state, not the model."""
+REFERENCE_ADAPTER = "ref"
+"""The adapter trl's ``DPOTrainer`` adds as the reference when training an existing one."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +190,7 @@ class _Run:
         self.is_main, self.world_size, self.local_rank = True, 1, 0
         self.recorder: RunRecorder | None = None
         self.checkpoint: CheckpointInfo | None = None
-        self.data: PreparedData | None = None
+        self.data: PreparedData | PreparedPreferences | None = None
         self.callback: Any = None
         self.trainer: Any = None
         self.plan: Any = None
@@ -192,6 +198,7 @@ class _Run:
         self.extra_callbacks: list[Any] = []
         self.model_path = ""
         self.tokenizer: Any = None
+        self.init_adapter: Path | None = None
 
     @property
     def paths(self) -> RunPaths | None:
@@ -232,12 +239,7 @@ class _Run:
 
     def _setup_run_folder(self) -> None:
         config = self.config
-        if config.objective != "sft":
-            raise RunFailure(
-                "config",
-                f"objective: {config.objective} training is not available in this version; "
-                "this engine trains sft (supervised fine-tuning). Set objective: sft.",
-            )
+        _check_objective(config)
         if self.resume:
             root, self.checkpoint = self._resume_target()
         elif self.requested_dir is not None:
@@ -314,6 +316,7 @@ class _Run:
         from ftstudio.engine.base_model import download_base_model, resolve_base_model
         from ftstudio.engine.chat_mask import ChatTemplateTokenizer, load_tokenizer
         from ftstudio.engine.training.data import prepare_data, write_example_files
+        from ftstudio.engine.training.preference import prepare_preferences
 
         config, recorder = self.config, self.recorder
         assert recorder is not None
@@ -340,8 +343,11 @@ class _Run:
                 f"base_model: {config.base_model} is not on this computer. Download it first "
                 "(for example with huggingface-cli download) and set base_model to its folder.",
             ) from None
+        if config.init_adapter:
+            self._setup_init_adapter()
+        prepare = prepare_preferences if config.objective == "dpo" else prepare_data
         try:
-            self.data = data = prepare_data(
+            self.data = data = prepare(
                 dataset_path,
                 ChatTemplateTokenizer(self.tokenizer),
                 max_length=config.max_length,
@@ -369,6 +375,8 @@ class _Run:
                 "split": data.split_source,
                 "train_tokens": data.train_tokens,
             }
+            if self.init_adapter is not None:
+                recorder.info["init_adapter"] = str(self.init_adapter)
             recorder.save()
         elif checkpoint.dataset_sha256 not in ("", data.dataset_sha256):
             recorder.warn(
@@ -381,11 +389,34 @@ class _Run:
         for note in data.notes:
             recorder.warn("data", note)
 
+    def _setup_init_adapter(self) -> None:
+        """Find ``init_adapter`` and check that it fits the base model."""
+        from ftstudio.engine.training.adapters import (
+            AdapterError,
+            check_adapter_base,
+            resolve_init_adapter,
+            settings_note,
+        )
+
+        config, recorder = self.config, self.recorder
+        assert recorder is not None
+        try:
+            adapter = resolve_init_adapter(config.init_adapter, self.project)
+            warning = check_adapter_base(adapter, self.model_path, config.base_model)
+        except AdapterError as error:
+            raise RunFailure("config", str(error)) from None
+        self.init_adapter = adapter
+        note = settings_note(adapter, config.r, config.alpha, config.target_modules)
+        for text in (warning, note):
+            if text:
+                recorder.warn("init_adapter", text)
+
     # ---- Training
     def _train(self) -> RunResult:
+        from ftstudio.engine.training.adapters import load_adapter
         from ftstudio.engine.training.callbacks import EventCallback
         from ftstudio.engine.training.loading import load_model, lora_config, plan_device
-        from ftstudio.engine.training.trainer import FtTrainer
+        from ftstudio.engine.training.trainer import FtDPOTrainer, FtTrainer
 
         config, data, recorder = self.config, self.data, self.recorder
         assert data is not None
@@ -402,6 +433,9 @@ class _Run:
                 "run has no validation examples (or eval_steps is 0).",
             )
         model = load_model(self.model_path, config, plan, local_rank=self.local_rank)
+        peft = lora_config(config)
+        if self.init_adapter is not None:
+            model, peft = load_adapter(model, self.init_adapter), None
         self.callback = EventCallback(
             emit=recorder.emit,
             cancel=self.cancel,
@@ -412,12 +446,18 @@ class _Run:
             on_begin=self._started,
             learning_rate=config.learning_rate,
         )
-        peft = lora_config(config)
-        trainable = _lora_parameters(model, peft) if peft is not None else _parameters(model)
-        saved = trainable if peft is not None else _parameters(model)
-        self.trainer = FtTrainer(
+        if peft is not None:
+            trainable = saved = _lora_parameters(model, peft)
+        elif self.init_adapter is not None:
+            trainable = saved = _trainable_parameters(model)
+        else:
+            trainable = saved = _parameters(model)
+        dpo = config.objective == "dpo"
+        trainer_class = FtDPOTrainer if dpo else FtTrainer
+        build_args = _dpo_args if dpo else _trainer_args
+        self.trainer = trainer_class(
             model=model,
-            args=_trainer_args(config, plan, recorder.paths.root, has_eval),
+            args=build_args(config, plan, recorder.paths.root, has_eval),
             train_dataset=_hf_dataset(data.rows("train")),
             eval_dataset=_hf_dataset(data.rows("val")) if has_eval else None,
             processing_class=self.tokenizer,
@@ -537,6 +577,8 @@ class _Run:
         if self.is_main:
             for name in ("training_args.bin", "README.md"):  # a pickle, and a model card
                 (staging / name).unlink(missing_ok=True)
+            # DPO from an adapter: trl's frozen copy of the starting adapter (the reference).
+            shutil.rmtree(staging / REFERENCE_ADAPTER, ignore_errors=True)
             if target.exists():
                 shutil.rmtree(target)
             os.replace(staging, target)
@@ -643,11 +685,31 @@ class _Run:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _trainer_args(config: TrainConfig, plan: Any, output_dir: Path, has_eval: bool) -> Any:
-    """trl's ``SFTConfig`` for ``config`` on ``plan``'s device."""
-    from trl import SFTConfig
+def _check_objective(config: TrainConfig) -> None:
+    """Refuse settings the objective cannot train with (a plain ``config`` failure)."""
+    if config.objective not in ("sft", "dpo"):
+        raise RunFailure(
+            "config",
+            f"objective: {config.objective} is not a training objective; set objective: sft "
+            "(supervised fine-tuning) or objective: dpo (preference pairs).",
+        )
+    if config.objective == "dpo" and config.packing:
+        raise RunFailure(
+            "config",
+            "packing: DPO trains on chosen/rejected pairs and cannot pack them; set "
+            "packing: false.",
+        )
+    if config.init_adapter and config.method == "full":
+        raise RunFailure(
+            "config",
+            "init_adapter: full fine-tuning trains every weight and cannot start from an "
+            "adapter. Use method: lora or qlora, or merge the adapter into a model (Export) and "
+            "set base_model to it.",
+        )
 
-    packing = config.packing
+
+def _common_args(config: TrainConfig, plan: Any, output_dir: Path, has_eval: bool) -> dict:
+    """The Trainer arguments SFT and DPO share."""
     kwargs: dict[str, Any] = {
         "output_dir": str(output_dir),
         "num_train_epochs": config.epochs,
@@ -680,6 +742,20 @@ def _trainer_args(config: TrainConfig, plan: Any, output_dir: Path, has_eval: bo
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
         "ddp_find_unused_parameters": False,
+    }
+    if has_eval:
+        kwargs["metric_for_best_model"] = "eval_loss"
+        kwargs["greater_is_better"] = False
+    return kwargs
+
+
+def _trainer_args(config: TrainConfig, plan: Any, output_dir: Path, has_eval: bool) -> Any:
+    """trl's ``SFTConfig`` for ``config`` on ``plan``'s device."""
+    from trl import SFTConfig
+
+    packing = config.packing
+    kwargs = _common_args(config, plan, output_dir, has_eval)
+    kwargs |= {
         # Pre-tokenised input_ids + labels carrying the studio's mask; no padding.
         "assistant_only_loss": False,
         "completion_only_loss": False,
@@ -690,10 +766,24 @@ def _trainer_args(config: TrainConfig, plan: Any, output_dir: Path, has_eval: bo
     }
     if packing:
         kwargs["packing_strategy"] = "bfd"
-    if has_eval:
-        kwargs["metric_for_best_model"] = "eval_loss"
-        kwargs["greater_is_better"] = False
     return SFTConfig(**kwargs)
+
+
+def _dpo_args(config: TrainConfig, plan: Any, output_dir: Path, has_eval: bool) -> Any:
+    """trl's ``DPOConfig`` for ``config`` on ``plan``'s device (sigmoid DPO loss)."""
+    from trl import DPOConfig
+
+    kwargs = _common_args(config, plan, output_dir, has_eval)
+    kwargs |= {
+        "beta": config.dpo_beta,
+        "loss_type": "sigmoid",
+        # Each of the chosen and rejected sequences (prompt + answer) is cut at max_length.
+        "max_length": config.max_length,
+        "truncation_mode": "keep_start",
+        "padding_free": False,
+        "precompute_ref_log_probs": False,
+    }
+    return DPOConfig(**kwargs)
 
 
 def _cancel_function(cancel: Cancel | None) -> Callable[[], bool]:
@@ -728,6 +818,10 @@ def _lora_parameters(model: Any, peft: Any) -> int:
 
 def _parameters(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def _trainable_parameters(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def _remove_console_callbacks(trainer: Any) -> None:

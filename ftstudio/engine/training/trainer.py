@@ -1,10 +1,11 @@
-"""trl's ``SFTTrainer`` with crash-safe checkpoints (the training loop is trl's own).
+"""trl's ``SFTTrainer`` and ``DPOTrainer`` with crash-safe checkpoints (the loops are trl's own).
 
-Only the checkpoint save is changed: the Trainer writes into a staging folder,
-the free disk space is checked first, and the folder is hashed and renamed into
-``<run>/checkpoint-<step>`` once complete (see :mod:`.checkpoints`). Under
-``accelerate launch`` every process writes its part (its RNG state) into the same
-staging folder; the main process finishes the checkpoint after all are done.
+Only the checkpoint save is changed (:class:`CheckpointMixin`): the Trainer writes
+into a staging folder, the free disk space is checked first, and the folder is
+hashed and renamed into ``<run>/checkpoint-<step>`` once complete (see
+:mod:`.checkpoints`). Under ``accelerate launch`` every process writes its part (its
+RNG state) into the same staging folder; the main process finishes the checkpoint
+after all are done.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from trl import SFTTrainer
+from trl import DPOTrainer, SFTTrainer
 
 from ftstudio.engine.training.checkpoints import (
     CheckpointInfo,
@@ -30,11 +31,13 @@ KEEP_LAST = 2
 """Complete checkpoints kept besides the best one (the newest ones)."""
 
 
-class FtTrainer(SFTTrainer):
-    """``SFTTrainer`` whose checkpoints are staged, checked for disk space and hashed.
+class CheckpointMixin:
+    """Staged, disk-checked and hashed checkpoints for a ``transformers.Trainer`` subclass.
+
+    Put it first among the bases (``class T(CheckpointMixin, SFTTrainer)``).
 
     Args:
-        *args, **kwargs: as ``SFTTrainer``.
+        *args, **kwargs: as the trainer it is mixed into.
         config_sha256: hash of the run's configuration, stored in each manifest.
         dataset_sha256: hash of the dataset file, stored in each manifest.
         checkpoint_bytes: the expected size of one checkpoint (for the disk check).
@@ -42,6 +45,11 @@ class FtTrainer(SFTTrainer):
         on_checkpoint: called (main process) with each completed checkpoint.
         on_low_disk: called (main process) with the message when a save is skipped.
     """
+
+    # Provided by transformers.Trainer.
+    args: Any
+    state: Any
+    accelerator: Any
 
     def __init__(
         self,
@@ -76,7 +84,7 @@ class FtTrainer(SFTTrainer):
         staging_root = staging_dir(run_dir, step)
         self.args.output_dir = str(staging_root)
         try:
-            super()._save_checkpoint(model, trial)
+            super()._save_checkpoint(model, trial)  # type: ignore[misc]
         finally:
             self.args.output_dir = str(run_dir)
         self.accelerator.wait_for_everyone()
@@ -126,3 +134,43 @@ class FtTrainer(SFTTrainer):
         if self.state.best_model_checkpoint != best:
             self.state.best_model_checkpoint = best
             self.state.save_to_json(str(staged / "trainer_state.json"))
+
+
+class FtTrainer(CheckpointMixin, SFTTrainer):
+    """``SFTTrainer`` whose checkpoints are staged, checked for disk space and hashed.
+
+    Takes ``SFTTrainer``'s arguments and :class:`CheckpointMixin`'s.
+    """
+
+
+class FtDPOTrainer(CheckpointMixin, DPOTrainer):
+    """``DPOTrainer`` whose checkpoints are staged, checked for disk space and hashed.
+
+    Takes ``DPOTrainer``'s arguments and :class:`CheckpointMixin`'s. With a model
+    that already holds a trainable PEFT adapter and no ``ref_model``, trl copies the
+    adapter as a frozen ``ref`` adapter: the reference is the starting model. Its
+    checkpoints then hold the copy in ``ref/`` too, so a resumed run compares with
+    the same reference. On a 4-bit base trl turns the trained adapter into bf16
+    after copying it; the copy follows, so policy and reference start identical.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        match_reference_dtype(self.model)
+
+
+def match_reference_dtype(model: Any) -> int:
+    """Give the ``ref`` adapter's weights the trained adapter's dtypes; returns how many changed."""
+    changed = 0
+    config = getattr(model, "peft_config", None)
+    if not isinstance(config, dict) or "ref" not in config:
+        return changed
+    params = dict(model.named_parameters())
+    for name, param in params.items():
+        if ".default." not in name:
+            continue
+        ref = params.get(name.replace(".default.", ".ref."))
+        if ref is not None and ref.dtype != param.dtype:
+            ref.data = ref.data.to(param.dtype)
+            changed += 1
+    return changed

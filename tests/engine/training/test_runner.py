@@ -206,14 +206,22 @@ def test_a_nan_from_a_huge_learning_rate_fails_the_run(
     assert "NaN" in row.error
 
 
-def test_dpo_is_refused_with_a_plain_message(small_project: Path, tiny_model_dir: Path) -> None:
+def test_dpo_on_chat_examples_fails_with_a_plain_message(
+    small_project: Path, tiny_model_dir: Path
+) -> None:
     events: list[Any] = []
     result = run_training(
         tiny_config(tiny_model_dir, objective="dpo"), events.append, project=small_project
     )
-    assert (result.status, result.code, result.run_dir) == ("failed", "config", None)
-    assert "Set objective: sft" in result.message
+    assert (result.status, result.code) == ("failed", "data")
+    assert "holds chat examples, but DPO (objective: dpo) trains on preference pairs" in (
+        result.message
+    )
     assert isinstance(events[-1], Failed)
+    packed = tiny_config(tiny_model_dir, objective="dpo", packing=True)
+    result = run_training(packed, project=small_project)
+    assert (result.status, result.code, result.run_dir) == ("failed", "config", None)
+    assert "set packing: false" in result.message
 
 
 def test_a_hub_model_that_cannot_be_downloaded_fails_plainly(
