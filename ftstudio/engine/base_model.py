@@ -58,9 +58,14 @@ def download_base_model(hub_id: str, cache_dir: Path | None = None) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    from ftstudio.core.secrets import find_secret, redact
+
+    token = find_secret("huggingface")  # from the OS keyring; None: anonymous (or HF_TOKEN)
     try:
         folder = Path(
-            snapshot_download(hub_id, allow_patterns=list(HUB_FILES), cache_dir=cache_dir)
+            snapshot_download(
+                hub_id, allow_patterns=list(HUB_FILES), cache_dir=cache_dir, token=token
+            )
         )
     except LocalEntryNotFoundError as error:
         raise ConnectionError(
@@ -70,8 +75,9 @@ def download_base_model(hub_id: str, cache_dir: Path | None = None) -> Path:
         ) from error
     except HfHubHTTPError as error:
         raise ConnectionError(
-            f"The hub refused {hub_id}: {error}. Check the id, and for gated models accept "
-            "the licence on the model's page and sign in."
+            f"The hub refused {hub_id}: {redact(str(error))}. Check the id, and for gated "
+            "models accept the licence on the model's page and store your Hugging Face token "
+            "in Settings (ftstudio secrets set huggingface)."
         ) from error
     if not any(folder.glob("*.safetensors")):
         raise ConnectionError(
