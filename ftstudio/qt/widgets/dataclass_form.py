@@ -94,7 +94,11 @@ def _make_editor(spec: FieldSpec, value: Any) -> QWidget:
         return box
     if spec.type is int:
         spin = QSpinBox()
-        spin.setRange(int(_bound(spec.minimum, -(2**31))), int(_bound(spec.maximum, 2**31 - 1)))
+        # A spin box holds 32-bit signed numbers: wider bounds (a seed's 2**32 - 1) are
+        # clamped to what it can show.
+        low = max(-(2**31), int(_bound(spec.minimum, -(2**31))))
+        high = min(2**31 - 1, int(_bound(spec.maximum, 2**31 - 1)))
+        spin.setRange(low, high)
         spin.setValue(int(value))
         return spin
     if spec.type is float:
