@@ -59,11 +59,14 @@ from ftstudio.qt.training.text import (
     describe,
     format_loss,
     progress_text,
+    rewards_text,
 )
 from ftstudio.qt.training.worker import TrainingRunner, TrainRequest
 from ftstudio.qt.widgets.card import Card
 
 PLOTS_HEIGHT = 420
+REWARD_PLOTS_HEIGHT = 620
+"""The curves' height with the rewards row of a DPO run."""
 ERROR_STYLE = "color: #b3261e;"
 
 
@@ -218,6 +221,7 @@ class TrainPage(Page):
             from ftstudio.qt.training.plots import LivePlots
 
             self.plots = LivePlots(self.history)
+            self.plots.sig_rewards_shown.connect(self._on_rewards_shown)
             layout = self.plots_holder.layout()
             assert layout is not None
             layout.addWidget(self.plots)
@@ -387,6 +391,9 @@ class TrainPage(Page):
             text = progress_text(event)
             if self._last_eval is not None:
                 text += f" · validation loss {format_loss(self._last_eval)}"
+            rewards = rewards_text(event.metrics)
+            if rewards:
+                text += f" · {rewards}"
             self.progress_label.setText(text)
         for line in describe(event):
             self.log.add(line)
@@ -404,7 +411,11 @@ class TrainPage(Page):
         elif isinstance(event, Finished):
             if event.status == "finished":
                 self.progress.setValue(self.progress.maximum())
-            self._set_status(event.reason or event.status.capitalize())
+            status = event.reason or event.status.capitalize()
+            rewards = rewards_text(self.history.latest_metrics)
+            if rewards:
+                status = f"{status.rstrip('.')}. Last step: {rewards}."
+            self._set_status(status)
         elif isinstance(event, Failed):
             self._set_status(f"Failed: {event.message}", ERROR)
 
@@ -421,6 +432,11 @@ class TrainPage(Page):
         window, self._window_to_close = self._window_to_close, None
         if window is not None:
             window.close()
+
+    @Slot(bool)
+    def _on_rewards_shown(self, shown: bool) -> None:
+        """Room for the rewards row of a DPO run (and back for SFT)."""
+        self.plots_holder.setMinimumHeight(REWARD_PLOTS_HEIGHT if shown else PLOTS_HEIGHT)
 
     def _on_choice_changed(self, _index: int = -1) -> None:
         choice = self.current_choice()

@@ -187,8 +187,11 @@ class PlanWizardPage(Page):
         self.update_memory()
 
     def refresh(self) -> None:
-        """Re-read the project's data if it changed."""
+        """Re-read the project's data if it changed, and its finished runs (Start from)."""
+        self.planner.reload_runs()
+        self.steps[self.current_step()].refresh()
         self._data_step().read()
+        self._update_navigation()
 
     def current_step(self) -> str:
         """The key of the step shown (see :data:`~ftstudio.qt.wizard.plan.STEPS`)."""

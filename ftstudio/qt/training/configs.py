@@ -128,7 +128,7 @@ def summary_rows(config: TrainConfig, project_folder: Path | None) -> list[tuple
         if config.eval_steps and config.val_fraction
         else "off"
     )
-    return [
+    rows = [
         ("Base model", describe_base_model(config.base_model, project_folder)),
         ("Data", config.dataset or "(not set)"),
         ("Method", method),
@@ -143,6 +143,18 @@ def summary_rows(config: TrainConfig, project_folder: Path | None) -> list[tuple
         ("Validation", evaluation),
         ("Checkpoints", f"every {config.save_steps} steps"),
     ]
+    if config.objective == "dpo":
+        rows.insert(
+            3,
+            (
+                "Objective",
+                f"DPO preference tuning (beta {config.dpo_beta:g}): learns to prefer the "
+                "chosen answer of each pair",
+            ),
+        )
+    if config.init_adapter:
+        rows.insert(3, ("Starts from", f"the adapter of {config.init_adapter}"))
+    return rows
 
 
 def resumable_run(project_folder: Path) -> Path | None:

@@ -1,5 +1,11 @@
 """A run's metrics as growing numpy buffers (what the live plots draw), and their CSV.
 
+Besides the fields every run logs, a step may carry further named metrics
+(``StepLogged.metrics``): a DPO run reports ``rewards/margins``,
+``rewards/accuracies``, ``rewards/chosen`` and ``rewards/rejected``. Each name gets a
+series and a CSV column once a step reports it, so an SFT run's table keeps exactly
+:data:`CSV_COLUMNS`.
+
 Appending is amortised O(1): each :class:`Series` doubles its arrays when full, and
 the plots read views of the filled part, so nothing is copied per step. Steps are
 ``float64``: pyqtgraph's ``clipToView`` searches x with ``searchsorted``, which is
@@ -29,7 +35,22 @@ SERIES = (
 )
 """Every metric kept, by its ``StepLogged`` / ``Evaluated`` field name."""
 
+REWARD_MARGINS = "rewards/margins"
+REWARD_ACCURACIES = "rewards/accuracies"
+REWARD_SERIES = (REWARD_MARGINS, REWARD_ACCURACIES)
+"""The preference metrics drawn live (DPO): the mean reward margin (chosen minus
+rejected) and the share of pairs whose chosen answer gets the higher reward."""
+KNOWN_METRICS = (
+    *REWARD_SERIES,
+    "rewards/chosen",
+    "rewards/rejected",
+    "logps/chosen",
+    "logps/rejected",
+)
+"""Named metrics whose CSV columns come first, in this order (others follow as first seen)."""
+
 CSV_COLUMNS = ("step", "epoch", "elapsed_s", *SERIES)
+"""The CSV columns of every run; named metrics a run reports follow them."""
 
 
 class Series:
@@ -71,14 +92,21 @@ class MetricsHistory:
     """Every metric of one run, fed with events in the GUI thread.
 
     Attributes:
-        series: one :class:`Series` per name in :data:`SERIES`.
+        series: one :class:`Series` per name in :data:`SERIES` and
+            :data:`REWARD_SERIES` (empty unless the run reports them), and one per
+            further named metric the run reported.
+        metric_names: the named metrics the run reported (``StepLogged.metrics``), in
+            CSV column order.
+        latest_metrics: the named metrics of the latest step that reported any.
         memory_kind: ``gpu`` or ``rss``, from the latest step.
         version: increases with every change.
         generation: increases with every :meth:`clear` (a new run).
     """
 
     def __init__(self) -> None:
-        self.series = {name: Series() for name in SERIES}
+        self.series = {name: Series() for name in (*SERIES, *REWARD_SERIES)}
+        self.metric_names: list[str] = []
+        self.latest_metrics: dict[str, float] = {}
         self.memory_kind = "rss"
         self.version = 0
         self.generation = 0
@@ -101,6 +129,7 @@ class MetricsHistory:
                 row[name] = value
                 if value is not None:
                     self.series[name].append(float(event.step), float(value))
+            self._add_metrics(event.step, row, event.metrics)
         elif isinstance(event, Evaluated):
             row = self._row(event.step)
             row["epoch"] = event.epoch
@@ -113,23 +142,37 @@ class MetricsHistory:
 
     def clear(self) -> None:
         """Forget every point (a new run starts)."""
+        for name in [name for name in self.series if name not in (*SERIES, *REWARD_SERIES)]:
+            del self.series[name]
         for series in self.series.values():
             series.clear()
+        self.metric_names.clear()
+        self.latest_metrics = {}
         self._rows.clear()
         self.version += 1
         self.generation += 1
 
+    def has_rewards(self) -> bool:
+        """Whether the run reported preference rewards (a DPO run): the reward plots apply."""
+        return any(len(self.series[name]) for name in REWARD_SERIES)
+
+    def columns(self) -> tuple[str, ...]:
+        """The CSV columns: :data:`CSV_COLUMNS`, then the named metrics the run reported."""
+        return (*CSV_COLUMNS, *self.metric_names)
+
     def rows(self) -> list[dict[str, float | None]]:
-        """One dict per logged step, in step order, with every column of :data:`CSV_COLUMNS`."""
+        """One dict per logged step, in step order, with a value or ``None`` for every
+        column of :data:`CSV_COLUMNS` (named metrics only where the step reported them)."""
         return [self._rows[step] for step in sorted(self._rows)]
 
     def to_csv(self) -> str:
         """The metrics as CSV text: a header, then a row per step (empty cells: not measured)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        columns = self.columns()
+        writer.writerow(columns)
         for row in self.rows():
-            writer.writerow([_cell(row.get(column)) for column in CSV_COLUMNS])
+            writer.writerow([_cell(row.get(column)) for column in columns])
         return out.getvalue()
 
     def write_csv(self, path: Path) -> Path:
@@ -137,6 +180,31 @@ class MetricsHistory:
         path = Path(path)
         atomic_write_text(path, self.to_csv())
         return path
+
+    def _add_metrics(
+        self, step: int, row: dict[str, float | None], metrics: dict[str, float]
+    ) -> None:
+        """Record a step's named metrics: in its row, and as points of their series."""
+        if not metrics:
+            return
+        latest: dict[str, float] = {}
+        for name, raw in metrics.items():
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                continue  # not a number: nothing to draw or tabulate
+            if name not in self.series:
+                self.series[name] = Series()
+            if name not in self.metric_names:
+                self.metric_names.append(name)
+                order = {known: index for index, known in enumerate(KNOWN_METRICS)}
+                first_seen = {known: index for index, known in enumerate(self.metric_names)}
+                self.metric_names.sort(key=lambda n: (order.get(n, len(order)), first_seen[n]))
+            row[name] = value
+            latest[name] = value
+            self.series[name].append(float(step), value)
+        if latest:
+            self.latest_metrics = latest
 
     def _row(self, step: int) -> dict[str, float | None]:
         row = self._rows.get(step)

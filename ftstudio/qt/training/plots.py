@@ -1,5 +1,10 @@
 """Live training curves: loss (train and validation), learning rate, grad norm, speed, memory.
 
+A DPO run also reports preference rewards: a third row then shows the reward margin
+(chosen minus rejected) and the reward accuracy (share of pairs whose chosen answer
+scores higher, on a fixed 0–1 axis). The row appears with the first step that reports
+them and stays hidden for SFT runs (:meth:`LivePlots.rewards_shown`).
+
 Each curve is created once; a ``QTimer`` redraws at about 10 Hz with ``setData`` from
 the :class:`~ftstudio.qt.training.metrics.MetricsHistory` buffers, and only when they
 changed, so a step costs the GUI thread nothing but an append. ``clipToView`` and
@@ -28,14 +33,20 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QStackedLayout, QWidget
 
-from ftstudio.qt.training.metrics import MetricsHistory
+from ftstudio.qt.training.metrics import (
+    REWARD_ACCURACIES,
+    REWARD_MARGINS,
+    MetricsHistory,
+)
 
 REDRAW_MS = 100
 """Redraw interval of the live curves (10 Hz)."""
+REWARDS_MIN_HEIGHT = 600
+"""The plots' least height with the rewards row: three rows of readable plots."""
 TICK_BUDGET_MS = 12.0
 """Time one redraw tick may spend on plots (at least one is drawn): the GUI stays lively."""
 
@@ -45,8 +56,12 @@ PLOT_CURVES = {
     "grad_norm": ("grad_norm",),
     "tokens_per_second": ("tokens_per_second",),
     "memory": ("memory_gb", "peak_memory_gb"),
+    "reward_margin": (REWARD_MARGINS,),
+    "reward_accuracy": (REWARD_ACCURACIES,),
 }
 """The curves of each plot."""
+REWARD_PLOTS = ("reward_margin", "reward_accuracy")
+"""The plots of the rewards row, shown only for runs that report rewards (DPO)."""
 
 COLORS = {
     "loss": "#3d6fd1",
@@ -56,25 +71,38 @@ COLORS = {
     "tokens_per_second": "#00838f",
     "memory_gb": "#c62828",
     "peak_memory_gb": "#ef9a9a",
+    REWARD_MARGINS: "#d81b60",
+    REWARD_ACCURACIES: "#558b2f",
 }
+REFERENCE_COLOR = "#9e9e9e"
+"""The dashed reference lines: margin 0 and accuracy 0.5 (a coin toss)."""
 
 MEMORY_TITLES = {"gpu": "GPU memory (GiB)", "rss": "Process memory, RSS (GiB)"}
 
 
 class LivePlots(QWidget):
-    """Five live plots over one :class:`MetricsHistory`.
+    """Five live plots over one :class:`MetricsHistory`, and two more for DPO's rewards.
 
     Attributes:
         history: the buffers drawn.
         plots: the pyqtgraph ``PlotWidget`` per plot (``loss``, ``learning_rate``,
-            ``grad_norm``, ``tokens_per_second``, ``memory``).
+            ``grad_norm``, ``tokens_per_second``, ``memory``, and in the rewards row
+            ``reward_margin`` and ``reward_accuracy``).
         snapshots: the ``QLabel`` per plot that shows it while :attr:`live`.
+        cells: the widget holding each plot and its snapshot (hidden: not drawn).
         curves: the ``PlotDataItem`` per metric name of
-            :data:`~ftstudio.qt.training.metrics.SERIES`.
+            :data:`~ftstudio.qt.training.metrics.SERIES` and
+            :data:`~ftstudio.qt.training.metrics.REWARD_SERIES`.
         timer: the redraw timer (runs while :attr:`live`).
         live: whether a run goes on (snapshots shown, redrawn by :attr:`timer`).
         redraws: how many plot redraws drew new data (for tests and benchmarks).
+
+    Signals:
+        sig_rewards_shown(bool): the rewards row was shown (a run reports rewards) or
+            hidden again; the widget's minimum height changed with it.
     """
+
+    sig_rewards_shown = Signal(bool)
 
     def __init__(self, history: MetricsHistory, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +112,7 @@ class LivePlots(QWidget):
         self.live = False
         self.plots: dict[str, Any] = {}
         self.snapshots: dict[str, QLabel] = {}
+        self.cells: dict[str, QWidget] = {}
         self.curves: dict[str, Any] = {}
         self._stacks: dict[str, QStackedLayout] = {}
         self._drawn: dict[str, tuple[Any, ...]] = {}
@@ -97,6 +126,8 @@ class LivePlots(QWidget):
             ("grad_norm", "Gradient norm", 0, 2, 1),
             ("tokens_per_second", "Speed (tokens/s)", 1, 1, 1),
             ("memory", MEMORY_TITLES["rss"], 1, 2, 1),
+            ("reward_margin", "Reward margin (chosen − rejected)", 2, 0, 1),
+            ("reward_accuracy", "Reward accuracy (chosen preferred)", 2, 1, 1),
         )
         background = self.palette().base().color()
         for key, title, row, column, rows in specs:
@@ -121,11 +152,14 @@ class LivePlots(QWidget):
             stack.addWidget(plot)
             stack.addWidget(snapshot)
             stack.setCurrentWidget(plot)
-            layout.addWidget(cell, row, column, rows, 1)
+            layout.addWidget(cell, row, column, rows, 2 if key == "reward_accuracy" else 1)
+            self.cells[key] = cell
             self.plots[key] = plot
             self.snapshots[key] = snapshot
             self._stacks[key] = stack
             self._ages[key] = 0
+        layout.setRowStretch(0, 1)
+        layout.setRowStretch(1, 1)
         layout.setColumnStretch(0, 3)
         layout.setColumnStretch(1, 2)
         layout.setColumnStretch(2, 2)
@@ -153,12 +187,39 @@ class LivePlots(QWidget):
         curve("tokens_per_second", "tokens_per_second")
         curve("memory_gb", "memory", "now")
         curve("peak_memory_gb", "memory", "peak", line=Qt.PenStyle.DashLine)
+        self._build_reward_plots()
 
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self._on_tick)
 
+    def _build_reward_plots(self) -> None:
+        """The rewards row: margin around a line at 0, accuracy on a fixed 0–1 axis
+        around a line at 0.5 (a coin toss). Hidden until a run reports rewards."""
+        reference = pg.mkPen(REFERENCE_COLOR, width=1, style=Qt.PenStyle.DashLine)
+        for key, name, level in (
+            ("reward_margin", REWARD_MARGINS, 0.0),
+            ("reward_accuracy", REWARD_ACCURACIES, 0.5),
+        ):
+            plot = self.plots[key]
+            plot.addItem(pg.InfiniteLine(pos=level, angle=0, pen=reference), ignoreBounds=True)
+            self.curves[name] = plot.plot(
+                pen=pg.mkPen(COLORS[name], width=1), antialias=True, connect="finite"
+            )
+        accuracy = self.plots["reward_accuracy"]
+        accuracy.setYRange(-0.05, 1.08, padding=0)  # room for the labels of 0 and 1
+        accuracy.enableAutoRange(axis="y", enable=False)
+        accuracy.setLimits(yMin=-0.1, yMax=1.1)
+        accuracy.getPlotItem().getAxis("left").setTicks(
+            [[(v, f"{v:g}") for v in (0.0, 0.25, 0.5, 0.75, 1.0)]]
+        )
+        self._show_rewards(False)
+
     # ---- Public API
+    def rewards_shown(self) -> bool:
+        """Whether the rewards row is shown (the run reports rewards: DPO)."""
+        return not self.cells["reward_margin"].isHidden()
+
     def start(self) -> None:
         """Live mode: each plot is shown as an image, redrawn from the timer."""
         self.live = True
@@ -178,6 +239,7 @@ class LivePlots(QWidget):
 
     def redraw(self) -> None:
         """Draw every plot whose data changed since it was last drawn."""
+        self._sync_rows()
         for key in self._dirty():
             self._draw(key)
 
@@ -198,9 +260,9 @@ class LivePlots(QWidget):
         image.fill(self.palette().window().color())
         painter = QPainter(image)
         for key, plot in self.plots.items():
-            cell = self._stacks[key].parentWidget()
-            assert cell is not None
-            painter.drawPixmap(cell.pos(), plot.grab())
+            cell = self.cells[key]
+            if not cell.isHidden():
+                painter.drawPixmap(cell.pos(), plot.grab())
         painter.end()
         path = Path(path)
         if not image.save(str(path), "PNG"):
@@ -220,6 +282,7 @@ class LivePlots(QWidget):
     def _on_tick(self) -> None:
         """Redraw changed plots, the longest-waiting first, within a time budget per tick."""
         started = time.perf_counter()
+        self._sync_rows()
         for key in sorted(self._dirty(), key=lambda k: self._ages[k]):
             self._draw(key)
             if (time.perf_counter() - started) * 1000 >= TICK_BUDGET_MS:
@@ -233,7 +296,27 @@ class LivePlots(QWidget):
         return (history.generation, history.memory_kind, *sizes, *size)
 
     def _dirty(self) -> list[str]:
-        return [key for key in self.plots if self._drawn.get(key) != self._signature(key)]
+        return [
+            key
+            for key in self.plots
+            if not self.cells[key].isHidden() and self._drawn.get(key) != self._signature(key)
+        ]
+
+    def _sync_rows(self) -> None:
+        """Show the rewards row when the run reports rewards, hide it when not."""
+        wanted = self.history.has_rewards()
+        if wanted != self.rewards_shown():
+            self._show_rewards(wanted)
+
+    def _show_rewards(self, shown: bool) -> None:
+        for key in REWARD_PLOTS:
+            self.cells[key].setVisible(shown)
+            self._drawn.pop(key, None)
+        layout = self.layout()
+        assert isinstance(layout, QGridLayout)
+        layout.setRowStretch(2, 1 if shown else 0)
+        self.setMinimumHeight(REWARDS_MIN_HEIGHT if shown else 0)
+        self.sig_rewards_shown.emit(shown)
 
     def _draw(self, key: str) -> None:
         history = self.history

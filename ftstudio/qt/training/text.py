@@ -53,6 +53,19 @@ def format_loss(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+def rewards_text(metrics: dict[str, float]) -> str:
+    """A DPO step's reward margin and accuracy, e.g. ``"reward margin 0.412 · accuracy 75%"``;
+    ``""`` when the step reports neither (SFT)."""
+    parts = []
+    margin = metrics.get("rewards/margins")
+    accuracy = metrics.get("rewards/accuracies")
+    if margin is not None:
+        parts.append(f"reward margin {margin:.3f}")
+    if accuracy is not None:
+        parts.append(f"accuracy {accuracy:.0%}")
+    return " · ".join(parts)
+
+
 def progress_text(event: StepLogged) -> str:
     """The progress line under the bar: step, epoch, elapsed time and ETA."""
     return (
@@ -77,6 +90,9 @@ def describe(event: TrainingEvent) -> list[LogLine]:
             f"loss {format_loss(event.loss)}",
             f"lr {event.learning_rate:.3g}",
         ]
+        rewards = rewards_text(event.metrics)
+        if rewards:
+            parts.append(rewards)
         if event.grad_norm is not None:
             parts.append(f"grad norm {event.grad_norm:.3g}")
         if event.tokens_per_second is not None:

@@ -1,19 +1,34 @@
-"""Method step: QLoRA, LoRA or full fine-tuning; SFT or DPO; style or new knowledge.
+"""Method step: QLoRA, LoRA or full fine-tuning; SFT or DPO; where to start; the task.
 
 Each method is explained in plain words with what it would need on the chosen GPU at
 the current settings. DPO can be chosen only when the project has preference pairs.
+"Start from" trains on the bare base model or continues an earlier run's LoRA adapter,
+picked from the project's finished LoRA/QLoRA runs (``init_adapter``); for DPO the
+newest SFT run is recommended, with its reason, as every other value is.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QButtonGroup, QGridLayout, QRadioButton, QWidget
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QGridLayout,
+    QHeaderView,
+    QPushButton,
+    QRadioButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 from ftstudio.core.memory import estimate_memory
 from ftstudio.core.train_config import METHODS, defaults_for
 from ftstudio.qt.widgets.card import Card
+from ftstudio.qt.wizard.adapters import AdapterRun
+from ftstudio.qt.wizard.fields import message_html
 from ftstudio.qt.wizard.memory_bar import VERDICT_COLOURS, VERDICT_WORDS, capacity_text
 from ftstudio.qt.wizard.plan import Planner
 from ftstudio.qt.wizard.step import WizardStep, text_label
@@ -50,6 +65,21 @@ OBJECTIVE_TEXT = {
         "Best after SFT, to polish answers the model already gives.",
     ),
 }
+START_TEXT = {
+    "base": (
+        "Base model",
+        "Train a new adapter on the bare base model.",
+    ),
+    "adapter": (
+        "An earlier run's adapter",
+        "Keep training the LoRA adapter of a finished run of this project: the usual way "
+        "to follow SFT with DPO. The base model must be the one that run trained on.",
+    ),
+}
+RUN_COLUMNS = ("Run", "Finished", "Method", "Final loss", "Best validation loss")
+"""The columns of the run picker."""
+RUN_ROWS_SHOWN = 4
+"""The run picker's height, in rows (it scrolls beyond)."""
 TASK_TEXT = {
     "style": "Tone, format and consistency: a smaller adapter is enough.",
     "knowledge": "New domain behaviour and facts: a larger adapter on every linear layer.",
@@ -59,8 +89,12 @@ TASK_TEXT = {
 class MethodStep(WizardStep):
     """Choose the method, the objective and the kind of task.
 
-    Attributes (for tests): ``method_buttons``, ``objective_buttons``, ``task_buttons``
-    (value → radio button), ``memory_labels`` (method → its memory line), ``dpo_note``.
+    Attributes (for tests): ``method_buttons``, ``objective_buttons``, ``start_buttons``
+    (``base`` / ``adapter``), ``task_buttons`` (value → radio button), ``memory_labels``
+    (method → its memory line), ``dpo_note``, ``runs_table`` (the run picker, one row per
+    :attr:`Planner.runs <ftstudio.qt.wizard.plan.Planner.runs>` entry), ``runs_note``,
+    ``start_why`` (the recommendation's reason), ``start_recommended`` (its button),
+    ``start_message`` (problem or warning).
     """
 
     key = "method"
@@ -97,6 +131,7 @@ class MethodStep(WizardStep):
         self.dpo_note = text_label(name="muted")
         card.add(self.dpo_note)
         self.layout_.addWidget(card)
+        self.layout_.addWidget(self._build_start_card())
 
         card = Card("What should the model learn?")
         self.task_group = QButtonGroup(self)
@@ -111,6 +146,54 @@ class MethodStep(WizardStep):
         self.layout_.addStretch(1)
         self._building = False
         self.refresh()
+
+    def _build_start_card(self) -> Card:
+        card = Card("Start from")
+        self.start_group = QButtonGroup(self)
+        self.start_buttons: dict[str, QRadioButton] = {}
+        grid = self._grid(card)
+        for row, key in enumerate(START_TEXT):
+            title, text = START_TEXT[key]
+            button = self._option(self.start_group, title, text, grid, row)
+            button.setObjectName(f"start-{key}")
+            button.toggled.connect(self._on_start_toggled)
+            self.start_buttons[key] = button
+        table = self.runs_table = QTableWidget(0, len(RUN_COLUMNS))
+        table.setObjectName("runsTable")
+        table.setAccessibleName("Earlier runs with an adapter")
+        table.setHorizontalHeaderLabels(list(RUN_COLUMNS))
+        table.verticalHeader().setVisible(False)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(RUN_COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        table.itemSelectionChanged.connect(self._on_run_selection_changed)
+        card.add(table)
+        self.runs_note = text_label(name="muted")
+        card.add(self.runs_note)
+        row = QWidget()
+        line = QGridLayout(row)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.setHorizontalSpacing(8)
+        self.start_why = text_label(name="fieldWhy")
+        line.addWidget(self.start_why, 0, 0)
+        self.start_recommended = QPushButton()
+        self.start_recommended.setObjectName("recommendedButton")
+        self.start_recommended.setFlat(True)
+        self.start_recommended.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.start_recommended.clicked.connect(self._on_start_recommended_clicked)
+        line.addWidget(self.start_recommended, 0, 1, Qt.AlignmentFlag.AlignRight)
+        line.setColumnStretch(0, 1)
+        card.add(row)
+        self.start_message = text_label()
+        card.add(self.start_message)
+        self._shown_runs: list[AdapterRun] = []
+        return card
 
     @staticmethod
     def _grid(card: Card) -> QGridLayout:
@@ -160,7 +243,83 @@ class MethodStep(WizardStep):
                 "(datasets.preferences in project.json)."
             )
         self.dpo_note.setText(note)
+        self.refresh_start()
         self.update_memory()
+
+    def refresh_start(self) -> None:
+        """Show where the run starts: the choice, the run picker and the recommendation."""
+        planner = self.planner
+        config = planner.config()
+        value = config.init_adapter
+        adapters_apply = planner.method != "full"
+        self._building = True
+        if self._shown_runs != planner.runs:
+            self._fill_runs(planner.runs)
+        self.start_buttons["adapter" if value else "base"].setChecked(True)
+        chosen = planner.run_for(value) if value else None
+        row = self._shown_runs.index(chosen) if chosen is not None else -1
+        if row >= 0:
+            if self.runs_table.currentRow() != row:
+                self.runs_table.selectRow(row)
+        else:
+            self.runs_table.clearSelection()
+            self.runs_table.setCurrentCell(-1, -1)
+        self._building = False
+        has_runs = bool(planner.runs)
+        self.start_buttons["adapter"].setEnabled((adapters_apply and has_runs) or bool(value))
+        self.runs_table.setVisible(has_runs)
+        self.runs_table.setEnabled(adapters_apply)
+        if not has_runs:
+            note = (
+                "No finished LoRA or QLoRA run in this project yet: its adapter could be "
+                "continued here once one has finished."
+            )
+        elif not adapters_apply:
+            note = "Full fine-tuning starts from the base model: adapters apply to LoRA and QLoRA."
+        else:
+            note = ""
+        self.runs_note.setText(escape(note))
+        self.runs_note.setVisible(bool(note))
+        advice = planner.start_advice()
+        self.start_why.setText(escape(advice.why))
+        same = value == advice.value
+        recommended = planner.run_for(advice.value) if advice.value else None
+        target = f"the adapter of {recommended.name}" if recommended else "the base model"
+        self.start_recommended.setText("✓ recommended" if same else f"↺ Recommended: {target}")
+        self.start_recommended.setEnabled(not same)
+        self.start_recommended.setToolTip("" if same else f"Start from {target}, as recommended")
+        problem = planner.problems().get("init_adapter")
+        warning = planner.start_warning()
+        message = message_html(problem, [warning] if warning else [])
+        self.start_message.setText(message)
+        self.start_message.setVisible(bool(message))
+
+    def _fill_runs(self, runs: list[AdapterRun]) -> None:
+        table = self.runs_table
+        blocked = table.blockSignals(True)
+        table.setRowCount(len(runs))
+        for row, run in enumerate(runs):
+            cells = (
+                run.name if run.name == run.id else f"{run.name}  ({run.id})",
+                run.date_text,
+                run.method_text,
+                _loss(run.final_loss),
+                _loss(run.best_eval_loss),
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column >= 3:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                item.setToolTip(f"{run.label}. Trained on {run.base_model}. Folder {run.relative}")
+                table.setItem(row, column, item)
+        table.blockSignals(blocked)
+        self._shown_runs = list(runs)
+        rows = max(1, min(len(runs), RUN_ROWS_SHOWN))
+        height = table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
+        height += sum(table.rowHeight(row) for row in range(rows)) if runs else 0
+        table.setFixedHeight(height + 2)
 
     def update_memory(self) -> None:
         """Each method's estimated memory at the current settings on the chosen GPU."""
@@ -205,6 +364,42 @@ class MethodStep(WizardStep):
             self._changed()
 
     @Slot(bool)
+    def _on_start_toggled(self, checked: bool) -> None:
+        if not checked or self._building:
+            return
+        planner = self.planner
+        if self.start_buttons["base"].isChecked():
+            planner.set_start("")
+        else:
+            row = self.runs_table.currentRow()
+            if 0 <= row < len(self._shown_runs):
+                run = self._shown_runs[row]
+            else:  # the recommended run, else the newest on this base model, else the newest
+                advice = planner.start_advice().value
+                run = planner.run_for(advice) if advice else None
+                run = run or next(iter([*planner.matching_runs(), *planner.runs]), None)
+            if run is None:  # no run to start from (the choice is disabled then)
+                self.refresh()
+                return
+            planner.set_start(run.relative)
+        self._changed()
+
+    @Slot()
+    def _on_run_selection_changed(self) -> None:
+        if self._building:
+            return
+        rows = self.runs_table.selectionModel().selectedRows()
+        if not rows or not 0 <= rows[0].row() < len(self._shown_runs):
+            return
+        self.planner.set_start(self._shown_runs[rows[0].row()].relative)
+        self._changed()
+
+    @Slot()
+    def _on_start_recommended_clicked(self) -> None:
+        self.planner.reset_start()
+        self._changed()
+
+    @Slot(bool)
     def _on_task_toggled(self, checked: bool) -> None:
         if checked and not self._building:
             task = next(t for t, b in self.task_buttons.items() if b.isChecked())
@@ -214,3 +409,7 @@ class MethodStep(WizardStep):
     def _changed(self) -> None:
         self.refresh()
         self.sig_changed.emit()
+
+
+def _loss(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"

@@ -9,6 +9,9 @@ Values the user has not edited follow the recommendation, so changing the model,
 method, the data or the GPU updates them; edited values stay until "Reset to
 recommended". Two values follow their partner while untouched: alpha stays 2 × r, and
 gradient accumulation keeps the recommended effective batch when the batch changes.
+Where a run starts (``init_adapter``: the base model or an earlier run's adapter) is
+recommended here, not by the core: for DPO, the newest finished SFT run on the same
+base model, when there is one (:meth:`Planner.start_advice`).
 
 Pure Python (no Qt): the widgets in this package are views over one planner.
 """
@@ -49,6 +52,7 @@ from ftstudio.core.train_config import (
     defaults_for,
     save_config,
 )
+from ftstudio.qt.wizard.adapters import ADAPTER_METHODS, AdapterRun, adapter_runs
 from ftstudio.qt.wizard.values import (
     DEFAULT_GPU,
     HUB_ID,
@@ -71,7 +75,7 @@ STEP_TITLES = {
 SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in field_specs(TrainConfig)}
 OTHER_STEP_FIELDS = {
     "model": ("base_model", "target_modules"),
-    "method": ("method", "objective"),
+    "method": ("method", "objective", "init_adapter"),
     "data": ("dataset", "val_fraction"),
 }
 HPARAM_FIELDS = tuple(
@@ -110,6 +114,8 @@ class Planner:
         edits: field → value the user set (everything else follows the recommendation).
         invalid: field → why the text typed for it is not a valid value.
         target_choice: a preset name, a custom tuple of modules, or ``None`` (recommended).
+        runs: the project's finished runs whose adapter a run can start from, newest
+            first (see :meth:`reload_runs`).
     """
 
     def __init__(self, project: Project | None = None, *, gpu: GpuChoice = DEFAULT_GPU) -> None:
@@ -129,9 +135,11 @@ class Planner:
         self.edits: dict[str, Any] = {}
         self.invalid: dict[str, str] = {}
         self.target_choice: str | tuple[str, ...] | None = None
+        self.runs: list[AdapterRun] = []
         self._recommendation: Recommendation | None = None
         self._stale = True
         self.choose_model(project.base_model if project is not None else TINY_MODEL)
+        self.reload_runs()
 
     # ---- Model
     def choose_model(self, value: str, kind: str | None = None) -> None:
@@ -307,6 +315,97 @@ class Planner:
         self.gpu = gpu
         self._stale = True
 
+    # ---- Start from (base model or an earlier run's adapter)
+    def reload_runs(self) -> None:
+        """Read the project's finished runs with an adapter again (:attr:`runs`)."""
+        self.runs = adapter_runs(self.project.folder) if self.project is not None else []
+
+    def run_for(self, value: str) -> AdapterRun | None:
+        """The listed run an ``init_adapter`` value names (its folder or its adapter folder)."""
+        wanted = value.strip().rstrip("/").removesuffix("/adapter")
+        return next((run for run in self.runs if run.relative == wanted), None)
+
+    def matching_runs(self) -> list[AdapterRun]:
+        """The listed runs trained on the chosen base model (newest first)."""
+        folder = self.project.folder if self.project is not None else None
+        return [run for run in self.runs if run.same_base_model(self.model_value, folder)]
+
+    def start_advice(self) -> Advice:
+        """The recommended ``init_adapter`` and its one-line reason."""
+        if self.method not in ADAPTER_METHODS:
+            return Advice(
+                "init_adapter",
+                "",
+                "Full fine-tuning trains the model's own weights, so it starts from the base "
+                "model.",
+            )
+        matching = self.matching_runs()
+        sft = [run for run in matching if run.objective == "sft"]
+        if self.objective == "dpo":
+            if sft:
+                run = sft[0]
+                return Advice(
+                    "init_adapter",
+                    run.relative,
+                    f"DPO polishes answers the model already gives: start from the adapter of "
+                    f"your newest SFT run, {run.name} ({run.date_text}).",
+                )
+            return Advice(
+                "init_adapter",
+                "",
+                "No finished SFT run on this base model yet, so DPO starts from the base "
+                "model; DPO usually works better after an SFT run.",
+            )
+        return Advice(
+            "init_adapter",
+            "",
+            "SFT usually starts from the base model; start from an earlier run's adapter to "
+            "keep training it (on new examples, say).",
+        )
+
+    def set_start(self, value: str) -> None:
+        """Start from the base model (``""``) or from a run's adapter (``runs/<id>``): an edit."""
+        self.invalid.pop("init_adapter", None)
+        self.edits["init_adapter"] = value.strip()
+
+    def reset_start(self) -> None:
+        """Where the run starts follows the recommendation again."""
+        self.edits.pop("init_adapter", None)
+        self.invalid.pop("init_adapter", None)
+
+    def start_warning(self) -> str:
+        """Why the chosen adapter may not fit (trained on another base model), or ""."""
+        config = self.config()
+        run = self.run_for(config.init_adapter) if config.init_adapter else None
+        folder = self.project.folder if self.project is not None else None
+        if run is None or run.same_base_model(self.model_value, folder):
+            return ""
+        return (
+            f"Run {run.name} was trained on {run.base_model}, but this plan uses "
+            f"{self.model_value}: an adapter only fits the model it was trained on. Choose "
+            f"{run.base_model} on the Model step, or another run."
+        )
+
+    def _start_problem(self, value: str) -> str | None:
+        if not value:
+            return None
+        if self.method not in ADAPTER_METHODS:
+            return (
+                "Full fine-tuning cannot start from an adapter: choose LoRA or QLoRA, or "
+                "start from the base model."
+            )
+        if self.project is None:
+            return None
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = self.project.folder / path
+        if not path.exists():
+            return (
+                f"{value} does not exist in the project: choose a finished run, or start from "
+                "the base model."
+            )
+        return None
+
     # ---- Values
     def recommendation(self) -> Recommendation | None:
         """The core's recommendation for the current model, method, data and GPU."""
@@ -344,6 +443,7 @@ class Planner:
             "base_model": self.model_value,
             "dataset": self._dataset_text(),
             "target_modules": self.target_modules(),
+            "init_adapter": self.start_advice().value,
         }
         values.update(self.edits)
         if "r" in self.edits and "alpha" not in self.edits:
@@ -413,7 +513,11 @@ class Planner:
             found.setdefault("dataset", self.data_error)
         elif self.stats is not None and self.stats.usable == 0:
             found.setdefault("dataset", self.stats.band.verdict)
-        for problem in config_problems(self.config()):
+        config = self.config()
+        start = self._start_problem(config.init_adapter)
+        if start:
+            found.setdefault("init_adapter", start)
+        for problem in config_problems(config):
             found.setdefault(problem.key, problem.message)
         return found
 

@@ -35,7 +35,7 @@ from ftstudio.core.launch import (
 )
 from ftstudio.core.train_config import config_to_yaml
 from ftstudio.qt.widgets.card import Card
-from ftstudio.qt.wizard.fields import ERROR_COLOUR, message_html
+from ftstudio.qt.wizard.fields import ERROR_COLOUR, WARNING_COLOUR, message_html
 from ftstudio.qt.wizard.memory_bar import VERDICT_WORDS, capacity_text
 from ftstudio.qt.wizard.plan import SPECS, STEP_FIELDS, STEP_TITLES, STEPS, Planner
 from ftstudio.qt.wizard.step import WizardStep, text_label
@@ -303,8 +303,23 @@ class ReviewStep(WizardStep):
         data = escape(config.dataset or "no dataset")
         if stats is not None:
             data += f" ({stats.usable:,} usable examples)"
+        if config.init_adapter:
+            run = planner.run_for(config.init_adapter)
+            start = f"Starts from the adapter in {escape(config.init_adapter)}"
+            if run is not None:
+                start += (
+                    f": run {escape(run.name)} ({escape(run.method_text)}, finished "
+                    f"{escape(run.date_text)})"
+                )
+            start += "."
+        else:
+            start = "Starts from the base model."
+        warning = planner.start_warning()
+        if warning:
+            start += f"<br><span style='color:{WARNING_COLOUR}'>⚠ {escape(warning)}</span>"
         lines = [
             f"<b>{model}</b> with {method}{escape(adapters)}.",
+            start,
             f"Data: {data}, {config.val_fraction:g} held back; {config.epochs} epoch"
             f"{'s' if config.epochs != 1 else ''}, effective batch {config.effective_batch}, "
             f"max length {config.max_length:,} tokens.",

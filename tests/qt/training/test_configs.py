@@ -108,6 +108,21 @@ def test_summary_rows_in_plain_words(tmp_path: Path) -> None:
     assert full["Validation"] == "off"
 
 
+def test_summary_rows_of_a_dpo_plan_say_where_it_starts(tmp_path: Path) -> None:
+    config = TrainConfig(
+        method="lora", objective="dpo", dpo_beta=0.2, init_adapter="runs/20261130-1012-ab12"
+    )
+    rows = summary_rows(config, tmp_path)
+    labels = [label for label, _ in rows]
+    assert labels[:5] == ["Base model", "Data", "Method", "Starts from", "Objective"]
+    values = dict(rows)
+    assert values["Starts from"] == "the adapter of runs/20261130-1012-ab12"
+    assert values["Objective"].startswith("DPO preference tuning (beta 0.2)")
+    plain = [label for label, _ in summary_rows(TrainConfig(), tmp_path)]
+    assert "Starts from" not in plain
+    assert "Objective" not in plain
+
+
 def make_run(runs: Path, name: str, status: str, checkpoint: bool, config: bool = True) -> Path:
     folder = runs / name
     folder.mkdir(parents=True)

@@ -95,3 +95,58 @@ def test_clear_forgets_the_previous_run() -> None:
     assert history.rows() == []
     assert all(len(series) == 0 for series in history.series.values())
     assert history.to_csv().strip() == ",".join(CSV_COLUMNS)
+
+
+def dpo_step(n: int, margin: float, accuracy: float, **extra: float) -> StepLogged:
+    metrics = {
+        "rewards/chosen": margin / 2,
+        "rewards/rejected": -margin / 2 - 1.0,
+        "rewards/accuracies": accuracy,
+        "rewards/margins": margin,
+        **extra,
+    }
+    return step(n, metrics=metrics)
+
+
+def test_dpo_rewards_get_series_and_columns_of_their_own(tmp_path: Path) -> None:
+    history = MetricsHistory()
+    assert not history.has_rewards()
+    history.add(dpo_step(1, 0.0, 0.5, **{"rewards/custom": -40.0}))
+    history.add(dpo_step(2, 0.25, 0.75))
+    history.add(Evaluated(step=2, total_steps=100, epoch=0.2, eval_loss=0.6, best_eval_loss=0.6))
+    assert history.has_rewards()
+    assert list(history.series["rewards/margins"].y) == [0.0, 0.25]
+    assert list(history.series["rewards/accuracies"].x) == [1.0, 2.0]
+    assert list(history.series["rewards/custom"].y) == [-40.0]
+    assert history.latest_metrics["rewards/margins"] == 0.25
+    # The known reward names first, in a fixed order; others as first seen.
+    assert history.columns() == (
+        *CSV_COLUMNS,
+        "rewards/margins",
+        "rewards/accuracies",
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/custom",
+    )
+    path = history.write_csv(tmp_path / "metrics.csv")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == history.columns()
+    assert rows[1]["rewards/margins"] == "0.25"
+    assert rows[1]["rewards/accuracies"] == "0.75"
+    assert rows[0]["rewards/rejected"] == "-1"
+    assert rows[0]["rewards/custom"] == "-40"
+    assert rows[1]["rewards/custom"] == ""  # not reported at step 2
+    assert rows[1]["eval_loss"] == "0.6"
+
+
+def test_an_sft_run_after_a_dpo_run_has_the_plain_columns_again() -> None:
+    history = MetricsHistory()
+    history.add(dpo_step(1, 0.1, 0.5, **{"rewards/custom": -40.0}))
+    history.clear()
+    history.add(step(1))
+    assert not history.has_rewards()
+    assert history.columns() == CSV_COLUMNS
+    assert "rewards/custom" not in history.series
+    assert history.latest_metrics == {}
+    assert history.to_csv().splitlines()[0] == ",".join(CSV_COLUMNS)

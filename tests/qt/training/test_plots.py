@@ -9,12 +9,31 @@ from pathlib import Path
 from PySide6.QtGui import QColor, QImage
 
 from ftstudio.core.events import Evaluated, StepLogged
-from ftstudio.qt.training.metrics import SERIES, MetricsHistory
-from ftstudio.qt.training.plots import COLORS, MEMORY_TITLES, REDRAW_MS, LivePlots
+from ftstudio.qt.training.metrics import REWARD_SERIES, SERIES, MetricsHistory
+from ftstudio.qt.training.plots import (
+    COLORS,
+    MEMORY_TITLES,
+    REDRAW_MS,
+    REWARD_PLOTS,
+    REWARDS_MIN_HEIGHT,
+    LivePlots,
+)
 
 
-def feed(history: MetricsHistory, steps: range, loss: float | None = None) -> None:
+def feed(
+    history: MetricsHistory, steps: range, loss: float | None = None, *, dpo: bool = False
+) -> None:
+    """Steps as a run reports them; ``dpo``: with rewards (the margin grows, the accuracy
+    climbs from 0.5 towards 1)."""
     for n in steps:
+        metrics = {}
+        if dpo:
+            metrics = {
+                "rewards/margins": 0.05 * n,
+                "rewards/accuracies": min(1.0, 0.5 + 0.02 * n),
+                "rewards/chosen": 0.02 * n,
+                "rewards/rejected": -0.03 * n,
+            }
         history.add(
             StepLogged(
                 step=n,
@@ -27,6 +46,7 @@ def feed(history: MetricsHistory, steps: range, loss: float | None = None) -> No
                 memory_gb=2.0,
                 peak_memory_gb=2.5,
                 memory_kind="gpu",
+                metrics=metrics,
             )
         )
 
@@ -35,7 +55,7 @@ def test_curves_are_made_once_and_redrawn_only_when_data_changed(qtbot) -> None:
     history = MetricsHistory()
     plots = LivePlots(history)
     qtbot.addWidget(plots)
-    assert set(plots.curves) == set(SERIES)
+    assert set(plots.curves) == {*SERIES, *REWARD_SERIES}
     curves = dict(plots.curves)
     assert plots.timer.interval() == REDRAW_MS == 100
     feed(history, range(1, 11))
@@ -96,6 +116,24 @@ def blue_pixels(path: Path) -> int:
     return count
 
 
+def colour_pixels(path: Path, name: str, top: int = 0) -> int:
+    """Pixels within a small distance of curve ``name``'s colour, from row ``top`` down."""
+    image = QImage(str(path))
+    target = QColor(COLORS[name])
+    count = 0
+    for x in range(image.width()):
+        for y in range(top, image.height()):
+            color = image.pixelColor(x, y)
+            distance = (
+                abs(color.red() - target.red())
+                + abs(color.green() - target.green())
+                + abs(color.blue() - target.blue())
+            )
+            if distance < 60:
+                count += 1
+    return count
+
+
 def test_export_png_writes_the_plots(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     history = MetricsHistory()
     plots = LivePlots(history)
@@ -120,7 +158,8 @@ def test_live_mode_shows_snapshots_redrawn_by_the_timer(qtbot) -> None:  # noqa:
     assert plots.live
     for key, stack in plots._stacks.items():
         assert stack.currentWidget() is plots.snapshots[key]  # the image is on top
-        assert not plots.snapshots[key].pixmap().isNull()
+        # Drawn once at the start; the reward row of DPO runs is hidden, so not drawn.
+        assert plots.snapshots[key].pixmap().isNull() == (key in REWARD_PLOTS)
     first = plots.snapshots["loss"].pixmap().cacheKey()
     feed(history, range(1, 20))
     # Every changed plot is drawn again within a few ticks, a time budget per tick.
@@ -132,3 +171,69 @@ def test_live_mode_shows_snapshots_redrawn_by_the_timer(qtbot) -> None:  # noqa:
     assert not plots.live
     for key, stack in plots._stacks.items():
         assert stack.currentWidget() is plots.plots[key]  # interactive again
+
+
+def test_an_sft_run_shows_no_reward_plots(qtbot) -> None:  # noqa: ANN001
+    history = MetricsHistory()
+    plots = LivePlots(history)
+    qtbot.addWidget(plots)
+    plots.resize(900, 420)
+    plots.show()
+    feed(history, range(1, 11))
+    plots.redraw()
+    assert not plots.rewards_shown()
+    assert all(not plots.cells[key].isVisible() for key in REWARD_PLOTS)
+    assert plots.minimumHeight() < REWARDS_MIN_HEIGHT  # what two rows need
+    assert plots.point_count("rewards/margins") == 0
+
+
+def test_a_dpo_run_adds_the_reward_row(qtbot) -> None:  # noqa: ANN001
+    history = MetricsHistory()
+    plots = LivePlots(history)
+    qtbot.addWidget(plots)
+    plots.resize(900, 620)
+    plots.show()
+    with qtbot.waitSignal(plots.sig_rewards_shown) as shown:
+        plots.start()
+        feed(history, range(1, 21), dpo=True)
+        qtbot.waitUntil(lambda: plots.point_count("rewards/accuracies") == 20, timeout=3000)
+    assert shown.args == [True]
+    assert plots.rewards_shown()
+    assert all(plots.cells[key].isVisible() for key in REWARD_PLOTS)
+    assert plots.minimumHeight() == REWARDS_MIN_HEIGHT
+    qtbot.waitUntil(lambda: plots._dirty() == [], timeout=3000)  # drawn live, as the loss
+    assert not plots.snapshots["reward_margin"].pixmap().isNull()
+    assert plots.point_count("rewards/margins") == 20
+    assert plots.point_count("loss") == 20
+    plots.stop()
+    # The accuracy keeps its 0-1 axis whatever the values; the margin follows its data.
+    low, high = plots.plots["reward_accuracy"].getPlotItem().viewRange()[1]
+    assert -0.1 <= low < 0.0
+    assert 1.0 < high <= 1.1
+    margin_low, margin_high = plots.plots["reward_margin"].getPlotItem().viewRange()[1]
+    assert margin_low <= 0.05 < 1.0 <= margin_high
+    # The rows below the loss: the reward plots sit under the first two rows.
+    assert plots.cells["reward_margin"].y() > plots.cells["memory"].y()
+    # A new run (SFT) hides the row again.
+    history.clear()
+    feed(history, range(1, 3))
+    plots.redraw()
+    assert not plots.rewards_shown()
+    assert plots.minimumHeight() < REWARDS_MIN_HEIGHT  # what two rows need
+
+
+def test_export_png_includes_the_reward_plots(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    history = MetricsHistory()
+    plots = LivePlots(history)
+    qtbot.addWidget(plots)
+    plots.resize(900, 620)
+    plots.show()
+    feed(history, range(1, 40), dpo=True)
+    plots.redraw()
+    qtbot.wait(20)  # the row is laid out
+    path = plots.export_png(tmp_path / "dpo.png")
+    image = QImage(str(path))
+    assert (image.width(), image.height()) == (900, 620)
+    top = plots.cells["reward_margin"].y()
+    assert colour_pixels(path, "rewards/margins", top) > 50
+    assert colour_pixels(path, "rewards/accuracies", top) > 50

@@ -22,6 +22,7 @@ from ftstudio.qt.training.text import (
     format_duration,
     log_step,
     progress_text,
+    rewards_text,
 )
 
 
@@ -67,6 +68,17 @@ def test_step_line_names_the_metrics() -> None:
         "Step 1/100 · loss 1.2346 · lr 0.0002 · grad norm 0.5 · 1,234 tokens/s · GPU 3.50 GiB"
     )
     assert describe(logged(7)) == []  # between the sampled steps
+
+
+def test_a_dpo_step_line_adds_the_reward_margin_and_accuracy() -> None:
+    metrics = {"rewards/margins": 0.41234, "rewards/accuracies": 0.75, "rewards/chosen": 0.2}
+    assert rewards_text(metrics) == "reward margin 0.412 · accuracy 75%"
+    assert rewards_text({"rewards/margins": -0.5}) == "reward margin -0.500"
+    assert rewards_text({}) == ""
+    [line] = describe(logged(1, metrics=metrics))
+    assert line.text == (
+        "Step 1/100 · loss 1.2346 · lr 0.0002 · reward margin 0.412 · accuracy 75%"
+    )
 
 
 def test_warnings_and_failures_are_flagged_and_keep_their_explanation() -> None:
