@@ -42,8 +42,9 @@ def run_gui(project_dir: Path | None = None, argv: list[str] | None = None) -> i
     apply_style(app)
     window = MainWindow(SettingsStore())
     sys.excepthook = _report_crash
-    # However the app ends, a training run stops at a step boundary with a checkpoint.
-    app.aboutToQuit.connect(window.train_page.shutdown)
+    # However the app ends, a training run stops at a step boundary with a checkpoint, and
+    # the other pages' workers (generation, evaluation, export) stop too.
+    app.aboutToQuit.connect(window.shutdown_pages)
     open_startup_project(window, project_dir)
     window.show()
     if os.environ.get(STARTUP_PROBE_ENV):

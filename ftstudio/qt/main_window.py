@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -100,6 +101,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.central)
         self.train_page.sig_plan_requested.connect(self.show_plan_wizard)
         self.train_page.sig_run_finished.connect(self._on_train_page_run_finished)
+        self.page("runs").sig_rerun_requested.connect(self._on_runs_page_rerun_requested)
+        for page in self.pages:  # the Evaluate page's example links
+            reveal = getattr(page, "sig_reveal_example", None) if page.key == "evaluate" else None
+            if reveal is not None:
+                reveal.connect(self.reveal_example)
 
         self._build_menus()
         self.project_label = QLabel()
@@ -140,6 +146,21 @@ class MainWindow(QMainWindow):
     def current_page(self) -> Page:
         """The page on screen."""
         return self.pages[self.page_stack.currentIndex()]
+
+    def reveal_example(self, path: Path, line: int) -> bool:
+        """Show the example at ``line`` (1-based, physical) of the dataset file ``path`` in the
+        Dataset page: the page is shown, the file opened if another one is (unsaved edits are
+        saved or asked about first), the example selected, scrolled to and shown in the
+        editor. Returns whether it was found (see :meth:`DatasetPage.reveal_line`)."""
+        self.show_page("dataset")
+        found = self.dataset_page.reveal_line(Path(path), int(line))
+        if not found:
+            said = self.dataset_page.status_label.text()
+            message = said if said.startswith("No example") else ""
+            self.statusBar().showMessage(
+                message or f"Line {line} of {Path(path).name} was not shown.", 8000
+            )
+        return found
 
     def open_project_at(self, location: Path) -> bool:
         """Open the project in ``location``; on failure explain why and return ``False``."""
@@ -228,6 +249,9 @@ class MainWindow(QMainWindow):
         if not self.train_page.confirm_close(self):
             event.ignore()
             return
+        if not self.page("export").confirm_close(self):
+            event.ignore()
+            return
         if not self.dataset_page.maybe_save():
             event.ignore()
             return
@@ -237,7 +261,15 @@ class MainWindow(QMainWindow):
             state.setValue("main/windowState", self.saveState())
             state.setValue("main/page", self.current_page().key)
             state.sync()
+        self.shutdown_pages()
         super().closeEvent(event)
+
+    def shutdown_pages(self) -> None:
+        """Stop every page's background work (training stops at a step, with a checkpoint)."""
+        for page in self.pages:
+            shutdown = getattr(page, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         """Accept a dragged project folder or ``project.json``, or a dataset file."""
@@ -381,9 +413,19 @@ class MainWindow(QMainWindow):
             datasets, runs = len(self.project.dataset_files()), len(self.project.run_dirs())
             self.counts_label.setText(f"{datasets} dataset file(s) · {runs} run(s)")
 
+    def _on_runs_page_rerun_requested(self, path: Path) -> None:
+        """A run's configuration was copied to configs/: open it on the Train page."""
+        self.show_page("train")
+        self.train_page.reload_configs()
+        with contextlib.suppress(KeyError):
+            self.train_page.select_config(Path(path).stem)
+        self.statusBar().showMessage(f"{Path(path).name} is ready on the Train page.", 8000)
+
     def _on_train_page_run_finished(self, _result: object) -> None:
-        """A run ended: the Runs page and the run count show it."""
+        """A run ended: the Runs and Evaluate pages and the run count show it."""
         self.page("runs").refresh()
+        self.page("evaluate").refresh()
+        self.page("export").refresh()
         self._update_counts()
 
     def _dropped_dataset(self, urls: list[QUrl]) -> Path | None:

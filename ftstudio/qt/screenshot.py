@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-PAGES = ("guide", "dataset", "train", "runs", "export", "wizard")
+PAGES = ("guide", "dataset", "train", "evaluate", "runs", "export", "wizard")
 
 
 def render_page(

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QMessageB
 
 from ftstudio.app import open_startup_project
 from ftstudio.core.project import create_project
+from ftstudio.core.runs import write_run_file
 from ftstudio.core.sample import bundled_sample_dir
 from ftstudio.core.settings import AppSettings, SettingsStore
 from ftstudio.qt.dialogs.new_project import NewProjectDialog
@@ -70,25 +71,28 @@ def test_navigation_by_sidebar_and_shortcuts(window, qtbot, sample_project) -> N
     window.show()
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-    assert [p.key for p in window.pages] == ["guide", "dataset", "train", "runs", "export"]
-    assert [window.navigation.item(i).text() for i in range(5)] == [cls.title for cls in NAVIGATION]
+    keys = ["guide", "dataset", "train", "evaluate", "runs", "export"]
+    assert [p.key for p in window.pages] == keys
+    titles = [window.navigation.item(i).text() for i in range(len(keys))]
+    assert titles == [cls.title for cls in NAVIGATION]
     window.navigation.setCurrentRow(0)
     assert window.current_page().key == "guide"
-    for index, key in enumerate(["guide", "dataset", "train", "runs", "export"], start=1):
+    for index, key in enumerate(keys, start=1):
         qtbot.keyClick(window, Qt.Key(Qt.Key.Key_0 + index), Qt.KeyboardModifier.ControlModifier)
         assert window.current_page().key == key
         assert window.page_stack.currentWidget() is window.page(key)
 
 
-def test_runs_and_export_pages_show_folders(window, sample_project) -> None:
+def test_runs_and_export_pages_list_the_projects_runs(window, sample_project) -> None:
     (sample_project.folder / "runs" / "2026-11-29-qlora").mkdir(parents=True)
     (sample_project.folder / "runs" / "2026-11-29-qlora" / "config.yaml").write_text("x: 1\n")
     window.set_project(sample_project)
-    runs = window.page("runs").table
-    assert runs.row_count() == 1
-    assert runs.tree.topLevelItem(0).text(0) == "2026-11-29-qlora"
-    assert window.page("export").table.row_count() == 0
-    assert not window.page("export").table.empty.isHidden()
+    runs = window.page("runs")
+    assert runs.model.rowCount() == 1
+    assert runs.runs[0].id == "2026-11-29-qlora"
+    export = window.page("export")
+    assert export.exports_table.topLevelItemCount() == 0
+    assert export.exports_empty.isVisibleTo(export)
 
 
 def test_close_project_shows_the_welcome_view(window, sample_project) -> None:
@@ -262,7 +266,11 @@ def test_plan_wizard_opens_from_the_train_page(window, qtbot, sample_project) ->
 def test_a_finished_run_refreshes_runs_page_and_counts(window, sample_project) -> None:
     window.set_project(sample_project)
     assert window.counts_label.text().endswith("0 run(s)")
-    (sample_project.folder / "runs" / "20261130-000000-abcd").mkdir()
+    folder = sample_project.folder / "runs" / "20261130-000000-abcd"
+    folder.mkdir()
+    write_run_file(
+        folder, {"id": folder.name, "status": "finished", "created": "2026-11-30T00:00:00+00:00"}
+    )
     window.train_page.sig_run_finished.emit(None)
     assert window.counts_label.text().endswith("1 run(s)")
-    assert window.page("runs").table.row_count() == 1
+    assert window.page("runs").model.rowCount() == 1

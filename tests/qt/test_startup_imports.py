@@ -21,7 +21,7 @@ apply_style(app)
 window = MainWindow(SettingsStore())
 open_startup_project(window, None)
 window.show()
-for key in ("guide", "dataset", "train", "runs", "export"):
+for key in ("guide", "dataset", "train", "evaluate", "runs", "export"):
     window.show_page(key)
     app.processEvents()
 window.show_plan_wizard()

@@ -146,6 +146,7 @@ class DatasetPage(Page):
         self.last_message_box: QMessageBox | None = None
         self.current_record: int | None = None
         self._pending_select: int | None = None
+        self._reveal_pending: tuple[Path, int] | None = None
         self._tokenizer_source: tuple[str, Path] | None = None
         self._outside_files: list[Path] = []
         self._count_pending = False
@@ -625,6 +626,81 @@ class DatasetPage(Page):
         self.table.selectionModel().setCurrentIndex(target, flags)
         self.table.scrollTo(target)
         return True
+
+    def reveal_line(self, path: Path, line: int) -> bool:
+        """Show the example at physical ``line`` (1-based) of the dataset file ``path``.
+
+        Opens ``path`` when another file is open (saving or asking about unsaved changes
+        first, as switching files does; a file that changed on disk since it was opened
+        is read again when it holds no unsaved edits), then selects the example that
+        starts at ``line`` (in a JSON array file, the one whose text spans it), scrolls
+        the table to it and shows it in the editor. Filters that hide it are cleared.
+
+        Returns whether the example was found: it is selected now, or as soon as a file
+        loading in the background is ready. ``False`` when the user kept the open file,
+        the file could not be opened (explained), or no example is at that line (said
+        in the status line).
+        """
+        path = Path(path)
+        self._reveal_pending_cancel()
+        if not self._shows_file(path):
+            if not self.open_path(path):
+                return False
+        elif self._record_at_line(line) is None and not self.document.is_dirty():
+            self.document.open_file(path)  # written since it was opened (a rating appended)
+        if self.document.loader.is_running():  # a large file loads in the background
+            self._reveal_pending = (path, line)
+            self.document.sig_reset.connect(self._on_reveal_reset)
+            return True
+        if not self._shows_file(path):  # it could not be opened (explained)
+            return False
+        return self._select_line(line)
+
+    def _shows_file(self, path: Path) -> bool:
+        """Whether the open document is the file ``path`` (as opened or as saved)."""
+        wanted = path.resolve()
+        doc = self.document
+        return any(p is not None and p.resolve() == wanted for p in (doc.path, doc.source_path))
+
+    def _record_at_line(self, line: int) -> int | None:
+        """The index of the record starting at ``line``; in a JSON array, spanning it."""
+        records = self.document.dataset.records
+        for index, record in enumerate(records):
+            if record.line == line:
+                return index
+        if not self.document.dataset.json_array:
+            return None
+        before = [(r.line, i) for i, r in enumerate(records) if 0 < r.line <= line]
+        return max(before)[1] if before else None
+
+    def _select_line(self, line: int) -> bool:
+        index = self._record_at_line(line)
+        name = self.document.path.name if self.document.path is not None else "this file"
+        if index is None:
+            self.status_label.setText(
+                f"No example at line {line} of {name}: the file may have changed since."
+            )
+            return False
+        self.side_tabs.setCurrentWidget(self.editor)
+        if not self.select_record(index):
+            return self._pending_select == index  # selected once the table is sorted
+        current = self.table.selectionModel().currentIndex()
+        self.table.scrollTo(current, QAbstractItemView.ScrollHint.PositionAtCenter)
+        self.flush_selection()
+        return True
+
+    def _reveal_pending_cancel(self) -> None:
+        if self._reveal_pending is not None:
+            self._reveal_pending = None
+            self.document.sig_reset.disconnect(self._on_reveal_reset)
+
+    @Slot()
+    def _on_reveal_reset(self) -> None:
+        """A file opened by :meth:`reveal_line` has loaded: select the line asked for."""
+        pending = self._reveal_pending
+        self._reveal_pending_cancel()
+        if pending is not None and self._shows_file(pending[0]):
+            self._select_line(pending[1])
 
     def selected_records(self) -> list[int]:
         """The selected examples' indices, in file order."""
