@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ftstudio.cli import main
+from ftstudio.core.paths import resource
 from ftstudio.core.runs import read_run_file
 from ftstudio.core.train_config import load_config, save_config
 from tests.engine.training.conftest import sample_lines, tiny_config, write_dataset
@@ -59,6 +60,30 @@ def test_demo_trains_the_sample_and_lists_the_run(
     )
     assert row["path"] == str(run_dir.resolve())
 
+    # DPO on the sample's preference pairs, on top of that SFT run's adapter.
+    code, text, err = run(
+        capsys, "train", "--demo", "--objective", "dpo", "--max-steps", "2", "--out", str(out)
+    )
+    assert code == 0, err
+    assert f"DPO starts from the SFT run {run_dir.name}" in text
+    assert "Finished all 2 steps" in text
+    progress = [line for line in text.splitlines() if line.startswith("step 2/2")]
+    assert progress, text
+    assert "loss " in progress[0]
+    assert "rewards/margins " in progress[0]
+    assert "rewards/accuracies " in progress[0]
+    (dpo_dir,) = [p for p in (out / "runs").iterdir() if p.is_dir() and p != run_dir]
+    info = read_run_file(dpo_dir)
+    assert (info["objective"], info["method"]) == ("dpo", "qlora")
+    assert info["init_adapter"] == str(run_dir.resolve() / "adapter")
+    assert info["dataset"]["kind"] == "preference"
+    demo = load_config(out / "demo-dpo.yaml")
+    assert (demo.objective, demo.max_steps, demo.init_adapter) == ("dpo", 2, str(run_dir))
+    metrics = [json.loads(x) for x in (dpo_dir / "metrics.jsonl").read_text().splitlines()]
+    assert {"rewards/margins", "rewards/accuracies"} <= set(metrics[-1])
+    # The SFT demo's configuration is still there.
+    assert load_config(out / "demo.yaml").objective == "sft"
+
 
 @pytest.mark.slow
 def test_train_a_config_file_then_resume_it(
@@ -84,6 +109,34 @@ def test_train_a_config_file_then_resume_it(
     assert "resumed at step 2" in text
 
 
+@pytest.mark.slow
+def test_train_a_dpo_config_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    folder = tmp_path / "plain"
+    pairs = resource("sample_project", "datasets", "preferences.jsonl")
+    write_dataset(folder / "datasets" / "prefs.jsonl", pairs.read_text().splitlines()[:8])
+    config = tiny_config(
+        tiny_model_dir,
+        objective="dpo",
+        dataset="datasets/prefs.jsonl",
+        max_steps=2,
+        per_device_batch_size=4,
+        max_length=160,
+        learning_rate=5e-3,
+        val_fraction=0.0,
+        early_stopping_patience=0,
+    )
+    path = save_config(config, folder / "dpo.yaml")
+    code, text, err = run(capsys, "train", str(path))
+    assert code == 0, err
+    assert "lora DPO on cpu, 8 training and 0 validation pairs, 2 steps" in text
+    assert "rewards/margins" in text
+    (run_dir,) = [p for p in (folder / "runs").iterdir() if p.is_dir()]
+    assert read_run_file(run_dir)["objective"] == "dpo"
+    assert load_config(run_dir / "config.yaml").objective == "dpo"
+
+
 def test_bad_configurations_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("method: sideways\nlearning_rate: 7\n", encoding="utf-8")
@@ -97,6 +150,18 @@ def test_bad_configurations_exit_2(capsys: pytest.CaptureFixture[str], tmp_path:
     assert "CONFIG.yaml" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", str(path), "--max-steps", "3"])
+    with pytest.raises(SystemExit):
+        main(["train", str(path), "--objective", "dpo"])
+    assert "--objective go with --demo" in capsys.readouterr().err
+    # DPO settings that contradict each other.
+    path.write_text(
+        "objective: dpo\npacking: true\nmethod: full\ninit_adapter: runs/sft\n",
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, "train", str(path))
+    assert code == 2
+    assert "DPO trains on chosen/rejected pairs" in err
+    assert "full fine-tuning trains every weight and cannot start from an adapter" in err
 
 
 def test_a_resume_target_that_is_not_a_run(

@@ -88,6 +88,10 @@ WHEELS = (
     "multiprocess==0.70.19",
     "bitsandbytes==0.50.2",
     "platformdirs==4.14.8",
+    # huggingface_hub 2.4 imports httpx2 at module level; the image has only httpx.
+    "httpx2==2.16.2",
+    "httpcore2==2.16.2",
+    "truststore==0.10.5",
 )
 """What the GPU machine's image lacks or has in other versions (torch, accelerate,
 safetensors, tokenizers, numpy, pyarrow, pandas, PyYAML and Jinja2 are there)."""
@@ -205,7 +209,8 @@ def train(project: Path, model: Path, *, steps: int, batch: int, checkpointing: 
     estimate = estimate_memory(resolve_model_spec(str(model)), config, gpu_gb)
     events: list[Any] = []
     started = time.perf_counter()
-    result = run_training(config, events.append, project=project)
+    probe = _memory_probe()
+    result = run_training(config, events.append, project=project, callbacks=[probe])
     steps_logged = [e for e in events if isinstance(e, StepLogged)]
     speeds = [e.tokens_per_second for e in steps_logged[1:] if e.tokens_per_second]
     seconds = [
@@ -233,7 +238,56 @@ def train(project: Path, model: Path, *, steps: int, batch: int, checkpointing: 
         "seconds_per_step": statistics.median(seconds) if seconds else None,
         "gpu": torch.cuda.get_device_name(0) if gpu else "cpu",
         "gpu_gb": gpu_gb,
+        # Where the memory goes: what stays allocated (model, adapters, optimizer state)
+        # and the transient peak of a step on top of it, beside the estimate's parts.
+        "phases_gb": probe.phases,
+        "estimate_static_gb": round(
+            sum(v for k, v in estimate.breakdown.items() if k in _STATIC), 3
+        ),
+        "estimate_transient_gb": round(
+            sum(v for k, v in estimate.breakdown.items() if k in _TRANSIENT), 3
+        ),
     }
+
+
+_STATIC = (
+    "weights",
+    "quant_constants",
+    "embeddings",
+    "fp32_upcast",
+    "reference",
+    "adapters",
+    "gradients",
+    "optimizer",
+)
+_TRANSIENT = ("activations", "recompute", "logits")
+
+
+def _memory_probe() -> Any:
+    """A Trainer callback that records GPU memory at the start and around each step."""
+    import torch
+    from transformers import TrainerCallback
+
+    class Probe(TrainerCallback):
+        def __init__(self) -> None:
+            self.phases: dict[str, float] = {}
+
+        def _read(self, name: str) -> None:
+            if torch.cuda.is_available():
+                self.phases[name] = round(torch.cuda.memory_allocated() / 2**30, 3)
+                self.phases[f"{name}_peak"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self._read("train_begin")
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.global_step == 1:
+                self._read("step2_begin")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self._read(f"step{state.global_step}_end")
+
+    return Probe()
 
 
 def report(result: dict) -> bool:
