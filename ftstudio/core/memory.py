@@ -10,9 +10,10 @@ there against measured peaks (LLaMA-Factory, torchtune; see tests/core/test_memo
 - LoRA adapters in fp32 (PEFT's ``autocast_adapter_dtype``): weight, gradient and
   optimizer states; full fine-tuning trains every weight instead (and DPO keeps a
   frozen reference copy; with adapters the reference is the base with them off).
-- activations: with gradient checkpointing, each layer's input (b·s·h·2·L) plus one
-  layer being recomputed, b·s·(10h + 2·kv + 4·d_ff)·2; without it, that layer's
-  share for every layer. Eager attention adds the s² score matrices (≈5·heads·s²·b
+- activations: with gradient checkpointing, each layer's input (b·s·h·w·L) plus one
+  layer being recomputed, b·s·(10h + 2·kv + 4·d_ff)·w; without it, that layer's
+  share for every layer. w is 2 bytes in bf16/fp16, but 4 for QLoRA after PEFT's
+  upcast: the fp32 embeddings and norms keep the whole residual stream in fp32. Eager attention adds the s² score matrices (≈5·heads·s²·b
   per layer); sdpa and FlashAttention do not.
 - logits and cross-entropy, by loss kernel: ``standard`` (transformers' own loss)
   holds b·s·V·(2 + 4 + 4) bytes (bf16 logits, the fp32 upcast, its fp32 gradient),
@@ -331,7 +332,7 @@ def _sequences(inputs: MemoryInputs) -> int:
 
 def _activation_parts(spec: ModelSpec, inputs: MemoryInputs) -> dict[str, float]:
     """Activations kept for the backward pass, and the layer recomputed from its checkpoint."""
-    width = _weight_bytes(inputs.precision)
+    width = _activation_bytes(inputs)
     sequences = _sequences(inputs)
     tokens = sequences * inputs.max_length
     h, layers = spec.hidden_size, spec.num_layers
@@ -343,6 +344,16 @@ def _activation_parts(spec: ModelSpec, inputs: MemoryInputs) -> dict[str, float]
     if inputs.gradient_checkpointing:
         return {"activations": tokens * h * width * layers / GIB, "recompute": per_layer / GIB}
     return {"activations": per_layer * layers / GIB, "recompute": 0.0}
+
+
+def _activation_bytes(inputs: MemoryInputs) -> int:
+    """Bytes per activation value. QLoRA with PEFT's upcast computes in fp32 throughout:
+    the fp32 embeddings start an fp32 residual stream, and the fp32 norms and 4-bit layers
+    hand fp32 back (measured: 11.22 GB allocated for Llama-3-8B QLoRA at 2 × 2048 tokens
+    on an H200, tests/bench/gpu_check.py; bf16 activations would have made it 9.3 GB)."""
+    if inputs.method == "qlora" and inputs.kbit_upcast:
+        return 4
+    return _weight_bytes(inputs.precision)
 
 
 def _logit_bytes(spec: ModelSpec, inputs: MemoryInputs) -> float:
