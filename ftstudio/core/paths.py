@@ -7,6 +7,7 @@ override them with ``FTSTUDIO_CONFIG_DIR`` and ``FTSTUDIO_DATA_DIR``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -41,15 +42,21 @@ def resources_dir() -> Path:
     """The bundled, read-only resources folder.
 
     In a wheel it is packaged as ``ftstudio/_resources``; in a source checkout
-    (editable install) it is the top-level ``resources/`` folder.
+    (editable install) it is the top-level ``resources/`` folder; in a frozen
+    application (PyInstaller, ``packaging/pyinstaller/ftstudio.spec``) it is
+    ``ftstudio/_resources`` inside the bundle's folder, ``sys._MEIPASS``.
     """
     package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "_resources", package.parent / "resources"):
+    candidates = [package / "_resources", package.parent / "resources"]
+    bundle = getattr(sys, "_MEIPASS", None)
+    if getattr(sys, "frozen", False) and bundle:
+        candidates.insert(0, Path(bundle) / "ftstudio" / "_resources")
+    for candidate in candidates:
         if (candidate / "sample_project").is_dir():
             return candidate
+    looked = ", ".join(str(candidate) for candidate in candidates)
     raise FileNotFoundError(
-        f"ftstudio's resources folder is missing (looked in {package / '_resources'} and "
-        f"{package.parent / 'resources'}); reinstall ftstudio."
+        f"ftstudio's resources folder is missing (looked in {looked}); reinstall ftstudio."
     )
 
 
