@@ -13,8 +13,9 @@ there against measured peaks (LLaMA-Factory, torchtune; see tests/core/test_memo
 - activations: with gradient checkpointing, each layer's input (b·s·h·w·L) plus one
   layer being recomputed, b·s·(10h + 2·kv + 4·d_ff)·w; without it, that layer's
   share for every layer. w is 2 bytes in bf16/fp16, but 4 for QLoRA after PEFT's
-  upcast: the fp32 embeddings and norms keep the whole residual stream in fp32. Eager attention adds the s² score matrices (≈5·heads·s²·b
-  per layer); sdpa and FlashAttention do not.
+  upcast: the fp32 embeddings and norms keep the whole residual stream in fp32.
+  Eager attention adds the s² score matrices (≈5·heads·s²·b·w/2 per layer); sdpa and
+  FlashAttention do not.
 - logits and cross-entropy, by loss kernel: ``standard`` (transformers' own loss)
   holds b·s·V·(2 + 4 + 4) bytes (bf16 logits, the fp32 upcast, its fp32 gradient),
   which dominates at 128k vocabularies; ``fused`` (TRL ≥ 1.16's SFT and DPO
