@@ -115,7 +115,11 @@ class EncodedExample:
 
 
 def load_tokenizer(
-    model_dir: Path, *, chat_template: str | None = None, require_chat_template: bool = True
+    model_dir: Path,
+    *,
+    chat_template: str | None = None,
+    require_chat_template: bool = True,
+    trust_remote_code: bool = False,
 ) -> PreTrainedTokenizerBase:
     """Load the tokenizer of a model folder on this computer (never from the hub).
 
@@ -124,6 +128,8 @@ def load_tokenizer(
         chat_template: a Jinja chat template to use instead of the folder's own.
         require_chat_template: refuse a tokenizer without a chat template (pass
             False for plain completion data, which needs none).
+        trust_remote_code: run the folder's own tokenizer code if it has some (only
+            when the user allowed it for this load; see ``engine.base_model``).
 
     Returns:
         The tokenizer, with a chat template.
@@ -153,12 +159,13 @@ def load_tokenizer(
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(
-            folder, local_files_only=True, trust_remote_code=False
+            folder, local_files_only=True, trust_remote_code=trust_remote_code
         )
     except Exception as error:  # transformers raises OSError, ValueError, KeyError...
         raise ValueError(
-            f"The tokenizer in {folder} could not be loaded: {error}. If it needs custom "
-            "code (trust_remote_code), ftstudio cannot use it; choose another model folder."
+            f"The tokenizer in {folder} could not be loaded: {error}. If it needs its own "
+            "code (trust_remote_code), allow it when asked (or --trust-remote-code on the "
+            "command line), or choose another model folder."
         ) from error
     if chat_template is not None:
         tokenizer.chat_template = chat_template

@@ -6,7 +6,8 @@ base side of an adapter run is the same weights with the adapter switched off
 (``disable_adapter``), so one model answers for both sides.
 
 - Weights are read from safetensors only, never pickles (``*.bin``), and no
-  custom model code runs (``trust_remote_code=False``).
+  custom model code runs unless the caller passes ``trust_remote_code=True`` (the user
+  allowed it for this load).
 - Device: a CUDA GPU when there is one (bf16 where the GPU supports it, else
   fp16; a QLoRA run's base loads in 4-bit there), else the CPU in fp32.
 - Sampling: the seed is set before every answer, so the same prompt, settings and
@@ -279,6 +280,7 @@ class ChatModel:
         *,
         project: Path | None = None,
         on_progress: Callable[[str], None] | None = None,
+        trust_remote_code: bool = False,
     ) -> ChatModel:
         """Load a run's base model and its tuned state.
 
@@ -289,6 +291,8 @@ class ChatModel:
             project: the project folder the base model path is relative to (default:
                 the folder above the run holding ``project.json``).
             on_progress: called with a sentence before each slow step.
+            trust_remote_code: run the base model's own code if it needs some (the user
+                allowed it); otherwise such a model raises :class:`InferenceError`.
 
         Raises:
             InferenceError: not a run folder, nothing to load, a pickled adapter, a
@@ -315,7 +319,11 @@ class ChatModel:
         report(f"Loading the base model {config.base_model}…")
         quantize = config.method == "qlora" and kind == "adapter"
         model, tokenizer, model_path, device = _load_base(
-            config.base_model, project_folder, quantize=quantize, double_quant=config.double_quant
+            config.base_model,
+            project_folder,
+            quantize=quantize,
+            double_quant=config.double_quant,
+            trust_remote_code=trust_remote_code,
         )
         tuned_model = None
         if kind == "adapter":
@@ -323,7 +331,9 @@ class ChatModel:
             model = _attach_adapter(model, choice)
         else:
             report(f"Loading the tuned model {choice.name}…")
-            tuned_model = _from_pretrained(str(choice), device, quantize=False)
+            tuned_model = _from_pretrained(
+                str(choice), device, quantize=False, trust_remote_code=trust_remote_code
+            )
         return cls(
             model,
             tokenizer,
@@ -338,15 +348,20 @@ class ChatModel:
         )
 
     @classmethod
-    def load_base(cls, base_model: str, project: Path | None = None) -> ChatModel:
+    def load_base(
+        cls, base_model: str, project: Path | None = None, *, trust_remote_code: bool = False
+    ) -> ChatModel:
         """Load a base model alone (no tuned side: :attr:`has_tuned` is False).
 
         Args:
             base_model: a catalogue name (``ftstudio:tiny``), a model folder or a hub id
                 (from the local cache, downloaded when missing and online).
             project: the folder a relative model path is relative to.
+            trust_remote_code: run the model's own code if it needs some (as :meth:`load`).
         """
-        model, tokenizer, model_path, device = _load_base(base_model, project, quantize=False)
+        model, tokenizer, model_path, device = _load_base(
+            base_model, project, quantize=False, trust_remote_code=trust_remote_code
+        )
         return cls(model, tokenizer, base_model=base_model, model_path=model_path, device=device)
 
     # ---- Public API
@@ -585,31 +600,56 @@ def _folder_kind(folder: Path) -> str:
 
 
 def _load_base(
-    base_model: str, project: Path | None, *, quantize: bool, double_quant: bool = True
+    base_model: str,
+    project: Path | None,
+    *,
+    quantize: bool,
+    double_quant: bool = True,
+    trust_remote_code: bool = False,
 ) -> tuple[Any, Any, str, InferenceDevice]:
     """(model, tokenizer, path or hub id, device) of a configured base model."""
-    from ftstudio.engine.base_model import download_base_model, resolve_base_model
+    from ftstudio.engine.base_model import (
+        RemoteCodeError,
+        check_remote_code,
+        download_base_model,
+        resolve_base_model,
+    )
     from ftstudio.engine.chat_mask import load_tokenizer
 
     try:
         model_path = resolve_base_model(base_model, project)
         if not Path(model_path).is_dir():  # a hub id: from the local cache (or downloaded)
-            model_path = str(download_base_model(model_path))
-    except (ConnectionError, FileNotFoundError) as error:
+            model_path = str(download_base_model(model_path, trust_remote_code=trust_remote_code))
+        check_remote_code(model_path, trust_remote_code, name=base_model)
+    except (ConnectionError, FileNotFoundError, RemoteCodeError) as error:
         raise InferenceError(str(error)) from None
     try:
-        tokenizer = load_tokenizer(Path(model_path), require_chat_template=False)
+        tokenizer = load_tokenizer(
+            Path(model_path), require_chat_template=False, trust_remote_code=trust_remote_code
+        )
     except ValueError as error:
         raise InferenceError(str(error)) from None
     device = inference_device()
-    model = _from_pretrained(model_path, device, quantize=quantize, double_quant=double_quant)
+    model = _from_pretrained(
+        model_path,
+        device,
+        quantize=quantize,
+        double_quant=double_quant,
+        trust_remote_code=trust_remote_code,
+    )
     return model, tokenizer, model_path, device
 
 
 def _from_pretrained(
-    path: str, device: InferenceDevice, *, quantize: bool, double_quant: bool = True
+    path: str,
+    device: InferenceDevice,
+    *,
+    quantize: bool,
+    double_quant: bool = True,
+    trust_remote_code: bool = False,
 ) -> Any:
-    """A causal LM from a folder: safetensors only, no custom code, on ``device``.
+    """A causal LM from a folder: safetensors only, no custom code unless
+    ``trust_remote_code`` (the user allowed it), on ``device``.
 
     ``quantize`` loads the linear layers in 4-bit NF4 on a CUDA GPU (a QLoRA run's
     base, as it trained); on the CPU it is ignored (fp32).
@@ -618,7 +658,7 @@ def _from_pretrained(
 
     kwargs: dict[str, Any] = {
         "dtype": device.dtype,
-        "trust_remote_code": False,
+        "trust_remote_code": trust_remote_code,
         "use_safetensors": True,
         "local_files_only": True,
     }
@@ -638,7 +678,7 @@ def _from_pretrained(
     except (OSError, ValueError) as error:
         raise InferenceError(
             f"The model in {path} could not be loaded: {error}. ftstudio loads safetensors "
-            "weights only and runs no custom model code."
+            "weights only and runs a model's own code only when you allow it."
         ) from None
     if "device_map" not in kwargs:
         model.to(device.device)

@@ -114,14 +114,25 @@ def plan_device(config: TrainConfig, *, local_rank: int = 0) -> DevicePlan:
     )
 
 
-def load_model(model_path: str, config: TrainConfig, plan: DevicePlan, *, local_rank: int = 0):  # noqa: ANN201
-    """Load the base model for ``config.method`` (QLoRA: 4-bit NF4, prepared for training)."""
+def load_model(  # noqa: ANN201
+    model_path: str,
+    config: TrainConfig,
+    plan: DevicePlan,
+    *,
+    local_rank: int = 0,
+    trust_remote_code: bool = False,
+):
+    """Load the base model for ``config.method`` (QLoRA: 4-bit NF4, prepared for training).
+
+    ``trust_remote_code`` runs the folder's own model code, only when the user allowed it
+    for this run (``ftstudio.engine.base_model.check_remote_code``).
+    """
     from transformers import AutoModelForCausalLM
 
     kwargs: dict[str, Any] = {
         "dtype": plan.dtype,
         "attn_implementation": plan.attention,
-        "trust_remote_code": False,
+        "trust_remote_code": trust_remote_code,
     }
     if Path(model_path).is_dir():
         kwargs["local_files_only"] = True

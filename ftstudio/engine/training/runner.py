@@ -114,6 +114,7 @@ def run_training(
     resume: Path | bool | None = None,
     name: str | None = None,
     callbacks: Sequence[Any] = (),
+    trust_remote_code: bool = False,
 ) -> RunResult:
     """Train ``config`` and write a run folder; returns how the run ended.
 
@@ -138,9 +139,13 @@ def run_training(
         name: the run's display name (default: its id).
         callbacks: extra ``transformers.TrainerCallback`` objects (for tools and tests
             that need the model or the data loader; events need none).
+        trust_remote_code: run the base model's own Python code if it needs some (the
+            user allowed it for this run); otherwise such a model fails with code
+            ``model`` and a plain message.
     """
     run = _Run(config, on_event, cancel, project, run_dir, resume, name)
     run.extra_callbacks = list(callbacks)
+    run.trust_remote_code = trust_remote_code
     return run.execute()
 
 
@@ -196,6 +201,7 @@ class _Run:
         self.plan: Any = None
         self.started_at = time.perf_counter()
         self.extra_callbacks: list[Any] = []
+        self.trust_remote_code = False
         self.model_path = ""
         self.tokenizer: Any = None
         self.init_adapter: Path | None = None
@@ -313,7 +319,12 @@ class _Run:
         return path, info
 
     def _setup_data(self) -> None:
-        from ftstudio.engine.base_model import download_base_model, resolve_base_model
+        from ftstudio.engine.base_model import (
+            RemoteCodeError,
+            check_remote_code,
+            download_base_model,
+            resolve_base_model,
+        )
         from ftstudio.engine.chat_mask import ChatTemplateTokenizer, load_tokenizer
         from ftstudio.engine.training.data import prepare_data, write_example_files
         from ftstudio.engine.training.preference import prepare_preferences
@@ -330,11 +341,18 @@ class _Run:
         try:
             self.model_path = resolve_base_model(config.base_model, self.project)
             if not Path(self.model_path).is_dir():  # a hub id: downloaded only now
-                self.model_path = str(download_base_model(self.model_path))
-        except (FileNotFoundError, ConnectionError) as error:
+                self.model_path = str(
+                    download_base_model(self.model_path, trust_remote_code=self.trust_remote_code)
+                )
+            check_remote_code(self.model_path, self.trust_remote_code, name=config.base_model)
+        except (FileNotFoundError, ConnectionError, RemoteCodeError) as error:
             raise RunFailure("model", str(error)) from None
         try:
-            self.tokenizer = load_tokenizer(Path(self.model_path), require_chat_template=False)
+            self.tokenizer = load_tokenizer(
+                Path(self.model_path),
+                require_chat_template=False,
+                trust_remote_code=self.trust_remote_code,
+            )
         except (OSError, ValueError) as error:
             if Path(self.model_path).is_dir():
                 raise RunFailure("model", str(error)) from None
@@ -432,7 +450,13 @@ class _Run:
                 "Early stopping is off for this run: it watches the validation loss, and this "
                 "run has no validation examples (or eval_steps is 0).",
             )
-        model = load_model(self.model_path, config, plan, local_rank=self.local_rank)
+        model = load_model(
+            self.model_path,
+            config,
+            plan,
+            local_rank=self.local_rank,
+            trust_remote_code=self.trust_remote_code,
+        )
         peft = lora_config(config)
         if self.init_adapter is not None:
             model, peft = load_adapter(model, self.init_adapter), None

@@ -48,6 +48,8 @@ class TrainRequest:
             resumable run, or ``None`` for a new run.
         adapt_to_device: choose precision, optimizer and gradient checkpointing for the
             device found (the quick demo run; saved configurations run as written).
+        trust_remote_code: the user allowed the base model's own code to run, for this run
+            only (asked by the Train page; see ``ftstudio.qt.dialogs.remote_code``).
     """
 
     config: TrainConfig
@@ -55,6 +57,7 @@ class TrainRequest:
     name: str | None = None
     resume: Path | bool | None = None
     adapt_to_device: bool = False
+    trust_remote_code: bool = False
 
 
 class TrainingWorker(QObject):
@@ -106,6 +109,7 @@ class TrainingWorker(QObject):
                 project=request.project,
                 resume=request.resume,
                 name=request.name,
+                trust_remote_code=request.trust_remote_code,
             )
         except BaseException as error:  # noqa: BLE001 - reported to the user, never lost
             # run_training reports failures itself; only an error outside it (an import,

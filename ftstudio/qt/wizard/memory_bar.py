@@ -24,7 +24,13 @@ from PySide6.QtWidgets import (
 
 from ftstudio.core.memory import FITS_SHARE, MemoryEstimate, Suggestion
 from ftstudio.qt.wizard.gpu import GpuReport
-from ftstudio.qt.wizard.values import DEFAULT_GPU, GPU_CHOICES, GpuChoice, escape
+from ftstudio.qt.wizard.values import (
+    DEFAULT_GPU,
+    GPU_CHOICES,
+    GpuChoice,
+    budget_choice,
+    escape,
+)
 
 GROUPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
@@ -129,6 +135,8 @@ class MemoryBar(QFrame):
         self.setObjectName("card")
         self.estimate: MemoryEstimate | None = None
         self.suggestion: Suggestion | None = None
+        self.budget_gb = 0.0
+        self._report: GpuReport | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
         layout.setSpacing(6)
@@ -202,12 +210,21 @@ class MemoryBar(QFrame):
         choice = self.gpu_combo.currentData()
         return choice if isinstance(choice, GpuChoice) else DEFAULT_GPU
 
+    def set_budget(self, memory_gb: float) -> None:
+        """Plan for ``memory_gb`` of GPU memory (Settings ▸ Models & GPU) unless the user
+        picks another GPU; 0 plans for the detected GPU (24 GB when none is found)."""
+        self.budget_gb = max(0.0, float(memory_gb))
+        self.set_gpus(self._report)
+
     def set_gpus(self, report: GpuReport | None) -> None:
-        """Offer the detected GPUs first (and choose the first), then the usual sizes.
+        """Offer the settings' budget (and choose it), then the detected GPUs (choosing
+        the first when there is no budget), then the usual sizes.
 
         ``None``: detection is still running.
         """
+        self._report = report
         detected = list(report.gpus) if report is not None else []
+        budget = [budget_choice(self.budget_gb)] if self.budget_gb > 0 else []
         if report is None:
             status = "Looking for a GPU…"
         elif report.error:
@@ -221,9 +238,11 @@ class MemoryBar(QFrame):
         previous = self.gpu()
         self.gpu_combo.blockSignals(True)
         self.gpu_combo.clear()
-        for choice in (*detected, *GPU_CHOICES):
+        for choice in (*budget, *detected, *GPU_CHOICES):
             self.gpu_combo.addItem(choice.label, choice)
         keep = previous if report is None or not detected else detected[0]
+        if budget:
+            keep = budget[0]
         index = self._index_of(keep)
         self.gpu_combo.setCurrentIndex(index if index >= 0 else self._index_of(DEFAULT_GPU))
         self.gpu_combo.blockSignals(False)

@@ -46,6 +46,13 @@ class GpuChoice:
 
 DEFAULT_GPU = GpuChoice("24 GB (RTX 3090 class)", 24.0, DEFAULT_GPU_CLASS)
 """The card planned for when no GPU is detected."""
+
+
+def budget_choice(memory_gb: float) -> GpuChoice:
+    """The GPU memory budget of Settings ▸ Models & GPU, as a choice of the GPU chooser."""
+    return GpuChoice(f"{memory_gb:g} GB · budget from Settings", float(memory_gb))
+
+
 GPU_CHOICES = (
     GpuChoice("8 GB", 8.0),
     GpuChoice("12 GB", 12.0),
