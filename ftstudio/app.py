@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 STARTUP_PROBE_ENV = "FTSTUDIO_STARTUP_PROBE"
 """When set, the app prints a line once the window is shown, then quits (for benchmarks)."""
+TOUR_DELAY_MS = 400
+"""Pause after the window shows before the first-run tour starts."""
 
 
 def run_gui(project_dir: Path | None = None, argv: list[str] | None = None) -> int:
@@ -24,29 +26,42 @@ def run_gui(project_dir: Path | None = None, argv: list[str] | None = None) -> i
 
     The project shown first is ``project_dir`` if given, else the last project
     (when the setting allows), else the user's copy of the sample project, which is
-    copied from the bundled resources on first start.
+    copied from the bundled resources on first start. The first time the sample opens,
+    a short tour of the studio starts over it.
+
+    High-DPI screens: Qt scales by the screen's exact factor (1.25, 1.5…, not rounded),
+    and the theme follows the user's choice (by default the desktop's light or dark).
     """
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
     import ftstudio
     from ftstudio.qt.main_window import MainWindow
     from ftstudio.qt.style import apply_style
 
+    if QApplication.instance() is None:  # must be set before the application exists
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("ftstudio")
     app.setApplicationDisplayName("ftstudio")
     app.setApplicationVersion(ftstudio.__version__)
     app.setOrganizationName("ftstudio")
     app.setDesktopFileName("ftstudio")
-    apply_style(app)
-    window = MainWindow(SettingsStore())
+    store = SettingsStore()
+    apply_style(app, store.load_settings().theme)
+    window = MainWindow(store)
     sys.excepthook = _report_crash
     # However the app ends, a training run stops at a step boundary with a checkpoint, and
     # the other pages' workers (generation, evaluation, export) stop too.
     app.aboutToQuit.connect(window.shutdown_pages)
     open_startup_project(window, project_dir)
     window.show()
+    if not os.environ.get(STARTUP_PROBE_ENV):
+        # Once the window has its size: the tour, if this is the sample's first opening.
+        QTimer.singleShot(TOUR_DELAY_MS, window.offer_first_run_tour)
     if os.environ.get(STARTUP_PROBE_ENV):
 
         def probe() -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # type hints only: nothing is imported at run time
     from ftstudio.core.dataset.records import Dataset, Issue
     from ftstudio.core.dataset.stats import DatasetStats
     from ftstudio.core.dataset.tokens import ExampleTokenizer
+    from ftstudio.core.settings import AppSettings
 
 PAGES = ("guide", "dataset", "train", "evaluate", "runs", "export", "wizard")
 DATA_FORMATS = ("chat", "completion", "preference", "alpaca", "sharegpt", "csv", "parquet", "arrow")
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     shot.add_argument("--page", choices=PAGES, default="dataset", help="page to render")
     shot.add_argument("--project", type=Path, help="project folder (default: the sample)")
     shot.add_argument("--size", default="1200x780", help="window size as WIDTHxHEIGHT")
+    shot.add_argument(
+        "--theme", choices=("light", "dark"), default="light", help="colour theme to render"
+    )
 
     add_data_commands(commands)
     add_plan_command(commands)
@@ -157,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     command = args.command or "gui"
+    _apply_settings()
     try:
         if command == "gui":
             from ftstudio.app import run_gui
@@ -194,6 +199,42 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _apply_settings() -> AppSettings:
+    """The saved settings (Project ▸ Settings in the studio), with the model cache folder
+    and offline mode applied to the environment before any Hugging Face library loads."""
+    from ftstudio.core.settings import apply_environment, read_settings
+
+    settings = read_settings()
+    apply_environment(settings)
+    return settings
+
+
+def _offline_refusal(what: str) -> int | None:
+    """Exit code 1 with a plain message when offline mode is on, else ``None``."""
+    from ftstudio.core.settings import OFFLINE_SETTING, read_settings
+
+    if not read_settings().offline:
+        return None
+    print(
+        f"ftstudio: offline mode is on ({OFFLINE_SETTING}), so nothing is sent to OpenAI: "
+        f"{what}. Turn offline mode off in the studio's settings first.",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _offline_counter() -> Any:
+    """The token estimate in offline mode (tiktoken may download its encodings), else
+    ``None`` (the default counter)."""
+    from ftstudio.core.settings import read_settings
+
+    if not read_settings().offline:
+        return None
+    from ftstudio.core.openai_data import ESTIMATE
+
+    return ESTIMATE
+
+
 def _tiny_model(args: argparse.Namespace) -> int:
     from ftstudio.engine.tiny_model import TinyModelSpec, build_tiny_model
 
@@ -227,11 +268,11 @@ def _screenshot(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     install_message_filter()
 
     try:
-        out = render_page(args.out, args.page, args.project, (width, height))
+        out = render_page(args.out, args.page, args.project, (width, height), args.theme)
     except (ProjectError, OSError) as error:
         print(f"ftstudio: {error}", file=sys.stderr)
         return 1
-    print(f"Wrote {out} ({args.page} page, {width}x{height}).")
+    print(f"Wrote {out} ({args.page} page, {width}x{height}, {args.theme} theme).")
     return 0
 
 
@@ -707,6 +748,12 @@ def add_train_commands(commands: argparse._SubParsersAction) -> None:
         "configuration, else the configuration's folder)",
     )
     train.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow a base model that needs its own Python code (auto_map in its "
+        "config.json) to run it, for this run only; only for repositories you trust",
+    )
+    train.add_argument(
         "--demo",
         action="store_true",
         help="train the sample project's examples on the tiny model (offline, minutes on a CPU)",
@@ -788,6 +835,14 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     resume = args.resume
     if isinstance(resume, str):
         resume = Path(resume)
+    if args.trust_remote_code and _apply_settings().trust_remote_code == "never":
+        print(
+            "ftstudio: --trust-remote-code is refused: the settings say never to run a model's "
+            "own code (Settings ▸ Privacy ▸ Custom model code: never). Change it to 'ask' "
+            "first.",
+            file=sys.stderr,
+        )
+        return 2
 
     stop = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
@@ -810,7 +865,13 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     printer = _ProgressPrinter(config.objective)
     try:
         result = run_training(
-            config, printer, stop, project=Path(project), resume=resume, name=args.name
+            config,
+            printer,
+            stop,
+            project=Path(project),
+            resume=resume,
+            name=args.name,
+            trust_remote_code=args.trust_remote_code,
         )
     finally:
         if in_main:
@@ -1471,7 +1532,10 @@ def _openai_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     from ftstudio.core.openai_data import DEFAULT_MODEL, check_openai_dataset
 
     report = check_openai_dataset(
-        args.dataset, args.model or DEFAULT_MODEL, n_epochs=_epochs_arg(args.epochs, parser)
+        args.dataset,
+        args.model or DEFAULT_MODEL,
+        n_epochs=_epochs_arg(args.epochs, parser),
+        counter=_offline_counter(),
     )
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
@@ -1522,6 +1586,9 @@ def _openai_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         upload_plan,
     )
 
+    refused = _offline_refusal("no file was uploaded and no job was started")
+    if refused is not None:
+        return refused
     if not 0 <= args.val_fraction <= 0.5:
         parser.error(f"--val-fraction must be from 0 to 0.5, not {args.val_fraction}")
     if args.poll < 0:
@@ -1539,7 +1606,9 @@ def _openai_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         dataset_path = args.project / dataset_path
     project = args.project or find_project_folder(dataset_path.resolve().parent)
     project = Path(project or dataset_path.resolve().parent)
-    plan = upload_plan(dataset_path, config, project=project, base_url=args.base_url)
+    plan = upload_plan(
+        dataset_path, config, project=project, base_url=args.base_url, counter=_offline_counter()
+    )
     print(plan.confirmation_text())
     for note in plan.notes:
         print(f"Note: {note}")
@@ -1585,6 +1654,9 @@ def _openai_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 def _openai_attach(args: argparse.Namespace) -> int:
     from ftstudio.engine.openai_finetune import OpenAIJobError, attach_openai_job
 
+    refused = _offline_refusal("the job was not followed")
+    if refused is not None:
+        return refused
     printer = _OpenAIPrinter()
     with _detach_on_interrupt() as detach:
         try:
@@ -1606,6 +1678,9 @@ def _openai_attach(args: argparse.Namespace) -> int:
 def _openai_cancel(args: argparse.Namespace) -> int:
     from ftstudio.engine.openai_finetune import OpenAIJobError, cancel_openai_job
 
+    refused = _offline_refusal("the job was not cancelled")
+    if refused is not None:
+        return refused
     try:
         status = cancel_openai_job(args.run_dir)
     except OpenAIJobError as error:

@@ -1,4 +1,4 @@
-"""The studio window: navigation between pages, the project menu and the status bar."""
+"""The studio window: navigation between pages, the menus, help, the tour, the status bar."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QUrl
+from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QUrl
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
+    QGuiApplication,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
@@ -39,18 +41,31 @@ from ftstudio.core.project import (
     ProjectError,
     open_project,
 )
-from ftstudio.core.sample import install_sample
-from ftstudio.core.settings import AppSettings, AppState, SettingsStore
+from ftstudio.core.sample import install_sample, sample_copy_dir
+from ftstudio.core.settings import (
+    THEMES,
+    AppSettings,
+    AppState,
+    SettingsStore,
+    apply_environment,
+)
 from ftstudio.qt.dialogs.about_dialog import AboutDialog
+from ftstudio.qt.dialogs.help_browser import HelpBrowser, topic_for_page
 from ftstudio.qt.dialogs.new_project import NewProjectDialog
 from ftstudio.qt.dialogs.settings_dialog import SettingsDialog
+from ftstudio.qt.dialogs.shortcuts import ShortcutsDialog
 from ftstudio.qt.pages import NAVIGATION, DatasetPage, Page, PlanWizardPage, TrainPage
-from ftstudio.qt.style import app_icon, nav_icon
-from ftstudio.qt.ui_state import ui_state
+from ftstudio.qt.shortcuts import ShortcutEntry, collect_shortcuts
+from ftstudio.qt.style import app_icon, nav_icon, theme_controller
+from ftstudio.qt.tour import Tour
+from ftstudio.qt.ui_state import save_remembered, ui_state
 from ftstudio.qt.welcome import WelcomeView
 from ftstudio.qt.widgets.messages import show_warning
 
 DEFAULT_SIZE = QSize(1200, 780)
+NAVIGATION_WIDTH = 190
+"""The sidebar's width in logical pixels (at least)."""
+THEME_LABELS = {"system": "&System", "light": "&Light", "dark": "&Dark"}
 
 
 class MainWindow(QMainWindow):
@@ -65,10 +80,14 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.store = store
         self.settings: AppSettings = store.load_settings()
+        apply_environment(self.settings)  # the model cache and offline mode, before HF imports
         self.state: AppState = store.load_state()
         self.remember = remember
         self.project: Project | None = None
         self.last_message_box: QMessageBox | None = None
+        self.help_browser: HelpBrowser | None = None
+        self.shortcuts_dialog: ShortcutsDialog | None = None
+        self.tour: Tour | None = None
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
 
@@ -76,7 +95,9 @@ class MainWindow(QMainWindow):
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
         self.navigation.setIconSize(QSize(20, 20))
-        self.navigation.setFixedWidth(190)
+        # 190 logical pixels, wider when large fonts need it (Qt scales for high DPI).
+        longest = max(self.fontMetrics().horizontalAdvance(cls.title) for cls in NAVIGATION)
+        self.navigation.setFixedWidth(max(NAVIGATION_WIDTH, longest + 90))
         self.page_stack = QStackedWidget()
         for index, page in enumerate(self.pages, start=1):
             item = QListWidgetItem(nav_icon(page.key), page.title)
@@ -99,6 +120,7 @@ class MainWindow(QMainWindow):
         self.central.addWidget(self.welcome)
         self.central.addWidget(self.studio)
         self.setCentralWidget(self.central)
+        self.train_page.set_app_settings(self.settings)
         self.train_page.sig_plan_requested.connect(self.show_plan_wizard)
         self.train_page.sig_run_finished.connect(self._on_train_page_run_finished)
         self.page("runs").sig_rerun_requested.connect(self._on_runs_page_rerun_requested)
@@ -106,6 +128,7 @@ class MainWindow(QMainWindow):
             reveal = getattr(page, "sig_reveal_example", None) if page.key == "evaluate" else None
             if reveal is not None:
                 reveal.connect(self.reveal_example)
+            page.sig_help_requested.connect(self.show_page_help)
 
         self._build_menus()
         self.project_label = QLabel()
@@ -193,13 +216,83 @@ class MainWindow(QMainWindow):
         self.set_project(project)
 
     def apply_settings(self, settings: AppSettings) -> None:
-        """Use and save new preferences."""
+        """Use and save new preferences (a new theme is applied at once)."""
+        theme_changed = settings.theme != self.settings.theme
         self.settings = settings
+        apply_environment(settings)  # the model cache and offline mode, for what comes next
+        self.train_page.set_app_settings(settings)
         if self.remember:
             self.store.save_settings(settings)
         self._update_state(
             replace(self.state, recent_projects=self.state.recent_projects[: settings.max_recent])
         )
+        if theme_changed:
+            theme_controller().set_choice(settings.theme)
+        self._check_theme_action()
+
+    def set_theme(self, choice: str) -> None:
+        """Use the theme ``choice`` (``system``, ``light`` or ``dark``) and save it."""
+        if choice not in THEMES:
+            raise ValueError(f"Unknown theme {choice!r}; choose one of {', '.join(THEMES)}.")
+        self.apply_settings(replace(self.settings, theme=choice))
+
+    # ---- Help
+    def show_help(self, topic: str = "") -> HelpBrowser:
+        """Show the advice window (non-modal) at ``topic`` (a topic id; default: the
+        topic of the page on screen)."""
+        if self.help_browser is None:
+            self.help_browser = HelpBrowser(self)
+        browser = self.help_browser
+        browser.show_topic(topic or self.context_topic())
+        _bring_to_front(browser)
+        return browser
+
+    def show_page_help(self, page_key: str) -> HelpBrowser:
+        """Show the advice for the page ``page_key`` (its "?" button)."""
+        return self.show_help(topic_for_page(page_key))
+
+    def context_topic(self) -> str:
+        """The help topic for what is on screen: the page's, or the start topic."""
+        if self.project is None:
+            return topic_for_page("welcome")
+        return topic_for_page(self.current_page().key)
+
+    def shortcut_entries(self) -> list[ShortcutEntry]:
+        """Every keyboard shortcut of the window: the menus', then each page's."""
+        return collect_shortcuts(self, self.pages)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Show the keyboard-shortcut cheat sheet (non-modal), read from the window now."""
+        if self.shortcuts_dialog is not None:
+            self.shortcuts_dialog.close()
+            self.shortcuts_dialog.deleteLater()
+        dialog = ShortcutsDialog(self.shortcut_entries(), self)
+        self.shortcuts_dialog = dialog
+        _bring_to_front(dialog)
+        return dialog
+
+    # ---- Tour
+    def start_tour(self) -> Tour | None:
+        """Show the tour of the studio (the sample project is opened first when no project
+        is open). Returns it, or ``None`` when no project could be opened."""
+        if self.project is None:
+            self.open_sample()
+        if self.project is None:
+            return None
+        if self.tour is None:
+            self.tour = Tour(self)
+        self.tour.start()
+        return self.tour
+
+    def offer_first_run_tour(self) -> Tour | None:
+        """Start the tour if it was never shown and the sample project is open (the first
+        start); remembers that it was shown. Returns it when it started."""
+        if self.state.tour_shown or self.project is None:
+            return None
+        if self.project.folder.resolve() != sample_copy_dir().resolve():
+            return None
+        self._update_state(replace(self.state, tour_shown=True))
+        return self.start_tour()
 
     # ---- Actions (dialogs)
     def new_project(self) -> None:
@@ -230,7 +323,9 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(dialog)
         layout.setContentsMargins(0, 0, 12, 12)
         wizard = PlanWizardPage()
+        wizard.set_gpu_budget(self.settings.gpu_memory_gb)
         wizard.set_project(self.project)
+        wizard.sig_help_requested.connect(self.show_page_help)
         layout.addWidget(wizard)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(dialog.reject)
@@ -256,13 +351,25 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         if self.remember:
+            save_remembered(self)
             state = ui_state()
             state.setValue("main/geometry", self.saveGeometry())
             state.setValue("main/windowState", self.saveState())
             state.setValue("main/page", self.current_page().key)
             state.sync()
+        if self.tour is not None:
+            self.tour.skip()
+        for dialog in (self.help_browser, self.shortcuts_dialog):
+            if dialog is not None:
+                dialog.close()
         self.shutdown_pages()
         super().closeEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        """Redraw the navigation icons for a new palette (light or dark theme)."""
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._update_navigation_icons()
 
     def shutdown_pages(self) -> None:
         """Stop every page's background work (training stops at a step, with a checkpoint)."""
@@ -312,6 +419,7 @@ class MainWindow(QMainWindow):
         )
         project_menu.addSeparator()
         self.reload_action = self._add_action(project_menu, "Re&load", self._reload, "F5")
+        self.reload_action.setWhatsThis("Reload the project: every page reads its files again")
         self.reveal_action = self._add_action(
             project_menu, "Show in &File Manager", self._reveal_project, "Ctrl+Shift+O"
         )
@@ -324,14 +432,16 @@ class MainWindow(QMainWindow):
         project_menu.addSeparator()
         self._add_action(project_menu, "Se&ttings…", self.edit_settings, "Ctrl+,")
         project_menu.addSeparator()
-        self._add_action(project_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        quit_action = self._add_action(project_menu, "&Quit", self.close)
+        quit_action.setShortcuts(_keys(QKeySequence.StandardKey.Quit, "Ctrl+Q"))
 
         edit_menu = self.menuBar().addMenu("&Edit")
         undo_stack = self.dataset_page.document.undo_stack
         self.undo_action = undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Undo))
         self.redo_action = undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Redo))
+        # Ctrl+Shift+Z as on Linux and macOS (Cmd), Ctrl+Y as on Windows, on every system.
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
 
@@ -344,13 +454,39 @@ class MainWindow(QMainWindow):
                 lambda _checked=False, key=page.key: self.show_page(key),
                 f"Ctrl+{index}",
             )
+            action.setWhatsThis(f"Show the {page.title} page")
             self.page_actions.append(action)
         view_menu.addSeparator()
         self.plan_action = self._add_action(
             view_menu, "Plan a Training Run…", self.show_plan_wizard, "Ctrl+Shift+P"
         )
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for choice in THEMES:
+            action = self._add_action(
+                theme_menu,
+                THEME_LABELS[choice],
+                lambda _checked=False, name=choice: self.set_theme(name),
+            )
+            action.setCheckable(True)
+            group.addAction(action)
+            self.theme_actions[choice] = action
+        self.theme_actions["system"].setToolTip("Follow the desktop's light or dark setting")
+        self._check_theme_action()
 
-        help_menu = self.menuBar().addMenu("&Help")
+        help_menu = self.help_menu = self.menuBar().addMenu("&Help")
+        self.help_action = self._add_action(
+            help_menu, "Fine-tuning &Advice", lambda: self.show_help(), "F1"
+        )
+        self.help_action.setWhatsThis("Advice on fine-tuning, opened at the page you are on")
+        self.shortcuts_action = self._add_action(
+            help_menu, "&Keyboard Shortcuts", self.show_shortcuts, "Ctrl+/"
+        )
+        self.tour_action = self._add_action(help_menu, "Take the &Tour", self.start_tour)
+        help_menu.addSeparator()
         self._add_action(help_menu, "&About ftstudio", lambda: AboutDialog(self).open())
 
     def _add_action(
@@ -366,6 +502,17 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    def _check_theme_action(self) -> None:
+        action = self.theme_actions.get(self.settings.theme)
+        if action is not None:
+            action.setChecked(True)
+
+    def _update_navigation_icons(self) -> None:
+        for index, page in enumerate(getattr(self, "pages", ())):  # () while being built
+            item = self.navigation.item(index)
+            if item is not None:
+                item.setIcon(nav_icon(page.key))
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -467,6 +614,23 @@ class MainWindow(QMainWindow):
         page = state.value("main/page", "dataset")
         keys = [p.key for p in self.pages]
         self.navigation.setCurrentRow(keys.index(page) if page in keys else 1)
+
+
+def _keys(standard: QKeySequence.StandardKey, usual: str) -> list[QKeySequence]:
+    """The platform's keys for ``standard``, with ``usual`` added when they lack it (Quit
+    has no standard keys on Windows)."""
+    keys = QKeySequence.keyBindings(standard)
+    if QKeySequence(usual) not in keys:
+        keys.append(QKeySequence(usual))
+    return keys
+
+
+def _bring_to_front(window: QWidget) -> None:
+    """Show a non-modal window, or raise it when it is open already (behind another)."""
+    if window.isVisible() and QGuiApplication.platformName() != "offscreen":
+        window.raise_()  # offscreen (tests, screenshots) has no stacking: it only complains
+    window.show()
+    window.activateWindow()
 
 
 def _dropped_project(urls: list[QUrl]) -> Path | None:

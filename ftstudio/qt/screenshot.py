@@ -14,11 +14,13 @@ def render_page(
     page: str = "dataset",
     project_dir: Path | None = None,
     size: tuple[int, int] = (1200, 780),
+    theme: str = "light",
 ) -> Path:
     """Render ``page`` of the main window (or the wizard) to ``out`` as PNG.
 
     Without ``project_dir`` a temporary copy of the sample project is used. No user
-    setting or recent-list entry is read or written.
+    setting or recent-list entry is read or written. ``theme`` is ``light`` or ``dark``
+    (``system``: the desktop's).
     """
     if page not in PAGES:
         raise ValueError(f"Unknown page {page!r}; choose one of {', '.join(PAGES)}.")
@@ -34,7 +36,7 @@ def render_page(
     from ftstudio.qt.style import apply_style
 
     app = QApplication.instance() or QApplication(["ftstudio-screenshot"])
-    apply_style(app)
+    apply_style(app, theme)
     with tempfile.TemporaryDirectory(prefix="ftstudio-shot-") as scratch:
         previous = os.environ.get(paths.CONFIG_DIR_ENV)
         os.environ[paths.CONFIG_DIR_ENV] = str(Path(scratch) / "config")

@@ -209,6 +209,7 @@ def test_state_defaults_and_round_trip(store: SettingsStore, tmp_path: Path) -> 
         "recent_projects": [str(tmp_path / "Ünïcode project")],
         "last_project": str(tmp_path / "Ünïcode project"),
         "sample_installed": True,
+        "tour_shown": False,
     }
     assert SettingsStore(store.directory).load_state() == state
 
@@ -274,3 +275,140 @@ def test_the_default_store_uses_the_config_dir_override(
     moved = SettingsStore()
     assert moved.directory == elsewhere
     assert moved.load_settings() == AppSettings()
+
+
+# ---- models, GPU and privacy settings; the environment they set
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """No Hugging Face cache or offline variable set outside; whatever apply_environment
+    sets is undone afterwards (the defaults restore the values it found)."""
+    from ftstudio.core.settings import OFFLINE_VARIABLES, apply_environment
+
+    for name in ("HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", *OFFLINE_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    apply_environment(AppSettings())
+
+
+def test_model_gpu_and_privacy_settings_round_trip(store: SettingsStore, tmp_path: Path) -> None:
+    custom = AppSettings(
+        gpu_memory_gb=48.0,
+        model_cache_dir=str(tmp_path / "hub"),
+        offline=True,
+        trust_remote_code="never",
+    )
+    store.save_settings(custom)
+    saved = json.loads(store.settings_path.read_text(encoding="utf-8"))
+    assert saved["gpu_memory_gb"] == 48.0
+    assert saved["model_cache_dir"] == str(tmp_path / "hub")
+    assert saved["offline"] is True
+    assert saved["trust_remote_code"] == "never"
+    assert SettingsStore(store.directory).load_settings() == custom
+    defaults = AppSettings()
+    assert (defaults.gpu_memory_gb, defaults.model_cache_dir) == (0.0, "")
+    assert (defaults.offline, defaults.trust_remote_code) == (False, "ask")
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ('{"trust_remote_code": "always"}', "trust_remote_code"),
+        ('{"gpu_memory_gb": -1}', "gpu_memory_gb"),
+        ('{"offline": "yes"}', "offline"),
+    ],
+)
+def test_bad_privacy_and_gpu_values_are_refused(
+    store: SettingsStore, content: str, named: str
+) -> None:
+    write(store.settings_path, content)
+    assert store.load_settings() == AppSettings()
+    assert named in store.problems[0]
+
+
+def test_a_whole_number_budget_is_read_as_gigabytes(store: SettingsStore) -> None:
+    write(store.settings_path, '{"gpu_memory_gb": 80}')
+    assert store.load_settings().gpu_memory_gb == 80.0
+
+
+def test_defaults_change_no_environment_variable(clean_environment: None) -> None:
+    import os
+
+    from ftstudio.core.settings import apply_environment
+
+    before = dict(os.environ)
+    assert apply_environment(AppSettings()) == {}
+    assert dict(os.environ) == before
+
+
+def test_cache_and_offline_are_set_then_restored(
+    clean_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+
+    from ftstudio.core.settings import apply_environment, hub_offline, model_cache_dir
+
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")  # set outside ftstudio: kept after
+    settings = AppSettings(model_cache_dir=str(tmp_path / "hub"), offline=True)
+    changed = apply_environment(settings)
+    assert changed == {
+        "HF_HUB_CACHE": str(tmp_path / "hub"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+    }
+    assert os.environ["HF_HUB_CACHE"] == str(tmp_path / "hub")
+    assert hub_offline()
+    assert model_cache_dir() == tmp_path / "hub"
+    assert apply_environment(settings) == {}  # applying again changes nothing
+
+    changed = apply_environment(AppSettings(offline=False))
+    assert changed == {
+        "HF_HUB_CACHE": None,
+        "HF_HUB_OFFLINE": None,
+        "TRANSFORMERS_OFFLINE": "0",
+        "HF_DATASETS_OFFLINE": None,
+    }
+    assert "HF_HUB_CACHE" not in os.environ
+    assert os.environ["TRANSFORMERS_OFFLINE"] == "0"
+    assert not hub_offline()
+
+
+def test_the_cache_folder_setting_wins_over_the_variables(
+    clean_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ftstudio.core.settings import (
+        apply_environment,
+        default_model_cache_dir,
+        model_cache_dir,
+    )
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert model_cache_dir() == tmp_path / "home" / ".cache" / "huggingface" / "hub"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert model_cache_dir() == tmp_path / "hf" / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "outside"))
+    assert model_cache_dir() == tmp_path / "outside"
+    chosen = AppSettings(model_cache_dir=str(tmp_path / "chosen"))
+    assert model_cache_dir(chosen) == tmp_path / "chosen"
+    apply_environment(chosen)
+    assert model_cache_dir() == tmp_path / "chosen"
+    # What "empty" means is still the cache as it was before the setting.
+    assert default_model_cache_dir() == tmp_path / "outside"
+    apply_environment(AppSettings())
+    assert model_cache_dir() == tmp_path / "outside"
+
+
+def test_read_settings_never_moves_or_writes_files(store: SettingsStore) -> None:
+    from ftstudio.core.settings import read_settings
+
+    assert read_settings(store.directory) == AppSettings()
+    assert not store.directory.exists()
+    write(store.settings_path, '{"offline": true, "max_recent": 3}')
+    assert read_settings(store.directory) == AppSettings(offline=True, max_recent=3)
+    for broken in ("{nope", '{"offline": "yes"}', "[]"):
+        write(store.settings_path, broken)
+        assert read_settings(store.directory) == AppSettings()
+        assert store.settings_path.read_text(encoding="utf-8") == broken
+        assert backups(store, "settings.json") == []

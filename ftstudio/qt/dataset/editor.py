@@ -69,9 +69,7 @@ QFrame#turnCard[selected="true"] {
 }
 QLabel#turnTitle, QLabel#sectionTitle { font-weight: 600; }
 QLabel#editorTitle { font-weight: 600; font-size: 12pt; }
-QLabel#turnIssues, QLabel#editorIssues, QLabel#rawStatus[problem="true"] { color: #c0392b; }
-QLabel#turnWarning { color: #b7791f; }
-QLabel#rawStatus { color: #2e9d5b; }
+/* The issue, warning and status colours are in studio.qss: one per theme. */
 """
 
 _LIST_FIELD = re.compile(r"^(?P<key>\w+)\[(?P<turn>\d+)\](?:\.(?P<part>\w+))?")

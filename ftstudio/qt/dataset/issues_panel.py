@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from ftstudio.core.dataset.records import Issue, Record
 from ftstudio.qt.dataset.document import DatasetDocument
 from ftstudio.qt.dataset.table_model import ERROR_COLOUR, ROOT, WARNING_COLOUR, ModelIndex
+from ftstudio.qt.style import readable_colour
 
 HEADERS = ("Line", "Severity", "Code", "Field", "Message")
 PREVIEW_ROWS = 500
@@ -112,7 +113,7 @@ class IssuesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column in (3, 4):
             return issue.message
         if role == Qt.ItemDataRole.ForegroundRole and column == 1:
-            return ERROR_COLOUR if issue.severity == "error" else WARNING_COLOUR
+            return readable_colour(ERROR_COLOUR if issue.severity == "error" else WARNING_COLOUR)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

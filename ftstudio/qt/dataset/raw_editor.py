@@ -66,6 +66,7 @@ class TextRecordEditor(QWidget):
         layout.addStretch(1)
         shortcut = QShortcut(QKeySequence("Ctrl+Return"), self.text_edit)
         shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        shortcut.setWhatsThis("Apply the text of an example edited as raw JSON")
         shortcut.activated.connect(self._on_apply_button_clicked)
 
     def set_undo_stack(self, stack: QUndoStack | None) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ftstudio.qt.dataset.document import DatasetDocument
 from ftstudio.qt.dataset.workers import TaskContext, TaskRunner
+from ftstudio.qt.style import readable
 
 REFRESH_DELAY_MS = 800
 """Quiet time after the last change before the statistics are measured again."""
@@ -173,7 +174,7 @@ class StatsPanel(QWidget):
         self._draw_tags(stats)
 
     def _draw_text(self, stats: Any) -> None:
-        colour = _BAND_COLOURS.get(stats.band.name, "#444")
+        colour = readable(_BAND_COLOURS.get(stats.band.name, "#444444"), self.palette())
         self.verdict_label.setText(
             f"<span style='color:{colour}; font-weight:600'>{stats.band.verdict}</span>"
         )
@@ -288,9 +289,9 @@ class StatsPanel(QWidget):
         self.max_line = pg.InfiniteLine(
             pos=limit,
             angle=90,
-            pen=pg.mkPen("#c62828", width=1, style=Qt.PenStyle.DashLine),
+            pen=pg.mkPen(readable("#c62828"), width=1, style=Qt.PenStyle.DashLine),
             label=label,
-            labelOpts={"position": 0.92, "color": "#c62828", "anchors": [(1, 0), (1, 0)]},
+            labelOpts={"position": 0.92, "color": readable("#c62828"), "anchors": [(1, 0), (1, 0)]},
         )
         plot.addItem(self.max_line)
         upper = max(float(values.max()) if values.size else 0.0, limit) * 1.05

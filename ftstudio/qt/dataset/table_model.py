@@ -42,6 +42,7 @@ from ftstudio.core.dataset.records import REVIEW_STATES, Dataset, Issue, Record
 from ftstudio.qt.dataset.document import DatasetDocument
 from ftstudio.qt.dataset.token_counter import NOT_COUNTED, UNKNOWN, cells
 from ftstudio.qt.dataset.workers import TaskCancelled, TaskContext, TaskRunner
+from ftstudio.qt.style import readable_colour
 
 # ---------------------------------------------------------------------------- Columns
 COL_LINE, COL_FIRST, COL_TURNS, COL_LENGTH, COL_TAGS, COL_REVIEW, COL_ISSUES = range(7)
@@ -365,9 +366,9 @@ class DatasetTableModel(QAbstractTableModel):
 
     def _foreground(self, row: int, column: int, summary: Summary) -> Any:
         if column == COL_ISSUES and self._worst[row]:
-            return ERROR_COLOUR if self._worst[row] == ERROR else WARNING_COLOUR
+            return readable_colour(ERROR_COLOUR if self._worst[row] == ERROR else WARNING_COLOUR)
         if not summary[S_PARSED]:
-            return ERROR_COLOUR
+            return readable_colour(ERROR_COLOUR)
         if summary[S_REVIEW] == "rejected":
             return self._muted
         return None

@@ -158,6 +158,7 @@ class TurnCard(QFrame):
             action = QAction(action_icon(name, color), text, self)
             action.setShortcut(QKeySequence(keys))
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.setWhatsThis(tip)  # the keyboard-shortcut cheat sheet lists it so
             action.setToolTip(f"{tip} ({QKeySequence(keys).toString(QKeySequence.NativeText)})")
             action.triggered.connect(lambda _checked=False, n=name: self._request(n))
             self.addAction(action)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.core.project import TINY_MODEL, Project, ProjectError, create_project
+from ftstudio.qt.style import error_style
 
 
 class NewProjectDialog(QDialog):
@@ -61,7 +62,7 @@ class NewProjectDialog(QDialog):
         layout.addWidget(self.preview)
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c0392b;")
+        self.error.setStyleSheet(error_style())
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel

@@ -16,7 +16,6 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -55,6 +54,8 @@ from ftstudio.qt.evaluate.models import (
 from ftstudio.qt.evaluate.progress import TaskProgress
 from ftstudio.qt.evaluate.rating import EVALUATION_VERDICTS, Candidate, RatingBar
 from ftstudio.qt.evaluate.workers import STATUS, Mailbox, evaluation_task
+from ftstudio.qt.shortcuts import add_shortcut
+from ftstudio.qt.ui_state import remember_splitter
 
 VALIDATION_SOURCE = "validation split"
 """A report's ``source`` when the run's validation split was evaluated."""
@@ -143,12 +144,9 @@ class EvalView(QWidget):
         self.results.addWidget(self.empty_label)
         self.results.addWidget(self._build_results())
         layout.addWidget(self.results, 1)
-        QShortcut(
-            QKeySequence(Qt.Key.Key_Escape),
-            self,
-            self.cancel,
-            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-        )
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut  # while the focus is in the tab
+        add_shortcut(self, Qt.Key.Key_Escape, "Stop the evaluation", self.cancel, context)
+        add_shortcut(self, "Ctrl+Return", "Run the evaluation", self.run_button.click, context)
         self._update_controls()
 
     # ---- Building
@@ -253,6 +251,8 @@ class EvalView(QWidget):
         splitter.addWidget(detail)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setObjectName("evalSplitter")
+        remember_splitter(splitter, "evaluate/evalSplitter")
         page = QWidget()
         column = QVBoxLayout(page)
         column.setContentsMargins(0, 0, 0, 0)

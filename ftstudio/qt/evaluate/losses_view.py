@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -34,6 +33,7 @@ from ftstudio.qt.evaluate.choices import AdapterOption, RunChoice
 from ftstudio.qt.evaluate.models import ExampleLossModel, FlaggedFilter
 from ftstudio.qt.evaluate.progress import TaskProgress
 from ftstudio.qt.evaluate.workers import STATUS, Mailbox, losses_task
+from ftstudio.qt.shortcuts import add_shortcut
 
 EMPTY_TEXT = (
     "No example losses for this run yet. Compute them to rank every training and validation "
@@ -135,12 +135,9 @@ class LossesView(QWidget):
         self.legend.setObjectName("muted")
         self.legend.setWordWrap(True)
         layout.addWidget(self.legend)
-        QShortcut(
-            QKeySequence(Qt.Key.Key_Escape),
-            self,
-            self.cancel,
-            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-        )
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut  # while the focus is in the tab
+        add_shortcut(self, Qt.Key.Key_Escape, "Stop computing the losses", self.cancel, context)
+        add_shortcut(self, "Ctrl+Return", "Compute the losses", self.compute_button.click, context)
         self._update_controls()
 
     # ---- Public API

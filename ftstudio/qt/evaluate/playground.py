@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -41,6 +41,8 @@ from ftstudio.qt.evaluate.workers import (
     chat_task,
     conversation,
 )
+from ftstudio.qt.shortcuts import add_shortcut
+from ftstudio.qt.ui_state import remember_splitter
 from ftstudio.qt.widgets.card import Card
 from ftstudio.qt.widgets.dataclass_form import DataclassForm
 
@@ -114,12 +116,10 @@ class PlaygroundView(QWidget):
         outer.addLayout(self._build_main_column(), 1)
         outer.addWidget(self._build_side_column())
 
-        QShortcut(
-            QKeySequence(Qt.Key.Key_Escape),
-            self,
-            self.stop,
-            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-        )
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut  # while the focus is in the tab
+        add_shortcut(self, Qt.Key.Key_Escape, "Stop answering", self.stop, context)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):  # the main and the keypad Enter
+            add_shortcut(self, keys, "Send the prompt to both models", self.send, context)
         self._update_titles()
         self._update_buttons()
 
@@ -133,7 +133,9 @@ class PlaygroundView(QWidget):
         for pane in (self.base_pane, self.tuned_pane):
             pane.setMinimumHeight(220)
             splitter.addWidget(pane)
-        splitter.setSizes([500, 500])  # equal halves
+        splitter.setObjectName("playgroundSplitter")
+        if not remember_splitter(splitter, "evaluate/playgroundSplitter"):
+            splitter.setSizes([500, 500])  # equal halves
         column.addWidget(splitter, 1)
         self.rating = RatingBar(PLAYGROUND_VERDICTS)
         self.rating.sig_reveal_requested.connect(self.sig_reveal_requested)
@@ -151,7 +153,7 @@ class PlaygroundView(QWidget):
         self.send_button = QPushButton("Send")
         self.send_button.setObjectName("primary")
         self.send_button.setToolTip("Ask both models (Ctrl+Enter)")
-        self.send_button.clicked.connect(self.send)
+        self.send_button.clicked.connect(lambda: self.send())  # not send(checked)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop answering (Esc)")
         self.stop_button.clicked.connect(self.stop)

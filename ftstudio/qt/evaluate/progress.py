@@ -6,10 +6,8 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from ftstudio.qt.dataset.workers import TaskRunner
+from ftstudio.qt.style import error_style
 from ftstudio.qt.training.text import format_duration
-
-ERROR_STYLE = "color: #b3261e;"
-"""Text colour of error messages (the Train page's)."""
 
 
 class TaskProgress(QWidget):
@@ -57,7 +55,7 @@ class TaskProgress(QWidget):
     def set_status(self, text: str, *, error: bool = False) -> None:
         """Show ``text`` (with the time left while the task runs)."""
         self._status = text
-        self.label.setStyleSheet(ERROR_STYLE if error else "")
+        self.label.setStyleSheet(error_style() if error else "")
         self._show()
 
     def status(self) -> str:

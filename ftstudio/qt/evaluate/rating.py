@@ -34,7 +34,7 @@ from ftstudio.core.dataset.preference import (
     preferences_path,
 )
 from ftstudio.core.project import Project
-from ftstudio.qt.evaluate.progress import ERROR_STYLE
+from ftstudio.qt.style import error_style
 
 REVEAL_LINK = "reveal"
 
@@ -234,7 +234,7 @@ class RatingBar(QWidget):
 
     # ---- Internals
     def _error(self, text: str) -> None:
-        self.status_label.setStyleSheet(ERROR_STYLE)
+        self.status_label.setStyleSheet(error_style())
         self.status_label.setText(escape(text))
         self.status_label.setToolTip(text)
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from ftstudio.core.runs_compare import ExportInfo
 from ftstudio.qt.export.parity_view import FAIL_COLOUR, PASS_COLOUR
 from ftstudio.qt.runs.table_model import local_time
+from ftstudio.qt.style import readable
 
 VERDICTS = {
     "passed": ("✓ passed", PASS_COLOUR),
@@ -70,7 +71,7 @@ class ExportsTable(QTreeWidget):
                     text,
                 ]
             )
-            item.setForeground(4, QColor(colour))
+            item.setForeground(4, QColor(readable(colour, self.palette())))
             item.setToolTip(0, str(info.path))
             tip = info.parity.summary() if info.parity is not None else info.parity_error
             item.setToolTip(4, tip or "This export has no parity.json.")

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.core.parity import ParityCheck, ParityReport
+from ftstudio.qt.style import readable, readable_background
 
 PASS_COLOUR = "#2e7d32"
 FAIL_COLOUR = "#c62828"
@@ -138,7 +139,8 @@ class ParityView(QWidget):
             self.numbers.setVisible(bool(placeholder))
             return
         colour = PASS_COLOUR if report.passed else FAIL_COLOUR
-        background = "#e8f5e9" if report.passed else "#fdecea"
+        colour = readable(colour, self.palette())
+        background = readable_background("#e8f5e9" if report.passed else "#fdecea", self.palette())
         failed = report.failed_checks
         if report.passed:
             verdict = (
@@ -160,7 +162,7 @@ class ParityView(QWidget):
         for check in report.checks:
             mark = "✓" if check.passed else "✗"
             item = QTreeWidgetItem([mark, check_title(check), value_text(check), check.message])
-            item.setForeground(0, QColor(PASS_COLOUR if check.passed else FAIL_COLOUR))
+            item.setForeground(0, QColor(readable(PASS_COLOUR if check.passed else FAIL_COLOUR)))
             item.setTextAlignment(0, Qt.AlignmentFlag.AlignCenter)
             item.setToolTip(1, check.name)
             item.setToolTip(3, check.message)

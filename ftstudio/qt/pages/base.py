@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QToolButton, QVBoxLayout, QWidget
 
 from ftstudio.core.project import Project
 from ftstudio.qt.widgets.card import Card, bullet_list
@@ -13,6 +14,9 @@ from ftstudio.qt.widgets.file_table import FileTable, folder_size, human_size, m
 
 class Page(QWidget):
     """A page of the studio. Subclasses set the class attributes and fill :attr:`body`.
+
+    Signals:
+        sig_help_requested(str): the page's "?" button asks for the advice on page ``key``.
 
     Attributes:
         key: short id used by the CLI (``--page``) and in saved state.
@@ -25,6 +29,9 @@ class Page(QWidget):
     title = ""
     summary = ""
     plans: tuple[str, ...] = ()
+
+    sig_help_requested = Signal(str)
+    """The "?" button was pressed: show the advice for the page with this key."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,7 +50,18 @@ class Page(QWidget):
         self.body.setSpacing(14)
         heading = QLabel(self.title)
         heading.setObjectName("pageTitle")
-        self.body.addWidget(heading)
+        heading_row = QHBoxLayout()
+        heading_row.setContentsMargins(0, 0, 0, 0)
+        heading_row.addWidget(heading)
+        heading_row.addStretch(1)
+        self.help_button = QToolButton()
+        self.help_button.setObjectName("pageHelp")
+        self.help_button.setText("?")
+        self.help_button.setToolTip(f"Advice for the {self.title} page (F1)")
+        self.help_button.setAutoRaise(True)
+        self.help_button.clicked.connect(lambda: self.sig_help_requested.emit(self.key))
+        heading_row.addWidget(self.help_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.body.addLayout(heading_row)
         subtitle = QLabel(self.summary)
         subtitle.setObjectName("pageSubtitle")
         subtitle.setWordWrap(True)

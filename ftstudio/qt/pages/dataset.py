@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, Slot
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -74,7 +74,8 @@ from ftstudio.qt.dataset.table_model import (
 )
 from ftstudio.qt.dataset.token_counter import counts_automatically
 from ftstudio.qt.pages.base import Page
-from ftstudio.qt.ui_state import ui_state
+from ftstudio.qt.shortcuts import add_shortcut
+from ftstudio.qt.ui_state import remember_header, remember_splitter, ui_state
 from ftstudio.qt.widgets.messages import show_warning
 
 SEARCH_DELAY_MS = 250
@@ -351,7 +352,9 @@ class DatasetPage(Page):
         self.delete_action = QAction("Delete Examples", self.table)
         self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.delete_action.setWhatsThis("Delete the selected examples (in the table)")
         self.table.addAction(self.delete_action)
+        add_shortcut(self, QKeySequence.StandardKey.Find, "Search the examples", self.focus_search)
         layout.addWidget(self.table, 1)
 
         below = QHBoxLayout()
@@ -361,7 +364,10 @@ class DatasetPage(Page):
         self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         below.addWidget(self.count_label, 1)
         self.new_button = QPushButton("New example")
-        self.new_button.setToolTip("Add an empty conversation after the selected example")
+        self.new_button.setToolTip(
+            "Add an empty conversation after the selected example (Ctrl+Shift+N)"
+        )
+        self.new_button.setShortcut(QKeySequence("Ctrl+Shift+N"))
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete the selected examples (Del; undo with Ctrl+Z)")
         self.system_button = QPushButton("System prompt…")
@@ -430,8 +436,6 @@ class DatasetPage(Page):
         self.editor.sig_focus_requested.connect(self._on_editor_focus_requested)
         self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         self.preview.sig_max_length_changed.connect(self._on_preview_max_length_changed)
-        self.splitter.splitterMoved.connect(self.save_layout)
-        self.left_splitter.splitterMoved.connect(self.save_layout)
         self.new_button.clicked.connect(self.add_example)
         self.delete_button.clicked.connect(self.delete_selected)
         self.delete_action.triggered.connect(self.delete_selected)
@@ -473,6 +477,11 @@ class DatasetPage(Page):
             doc.set_dataset(Dataset())
         else:
             doc.open_file(first)
+
+    def focus_search(self) -> None:
+        """Put the cursor in the search field, its text selected (Ctrl+F)."""
+        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_edit.selectAll()
 
     def project_files(self) -> list[Path]:
         """The project's dataset files offered in the file list (backups left out)."""
@@ -822,24 +831,20 @@ class DatasetPage(Page):
 
     # ---- Layout memory
     def save_layout(self) -> None:
-        """Remember the splitter positions."""
+        """Remember the splitter positions and the table's columns now."""
         state = ui_state()
         state.setValue("dataset/splitter", self.splitter.saveState())
         state.setValue("dataset/leftSplitter", self.left_splitter.saveState())
+        state.setValue("dataset/tableHeader", self.table.horizontalHeader().saveState())
 
     def _restore_layout(self) -> None:
-        state = ui_state()
-        restored = False
-        for key, splitter in (
-            ("dataset/splitter", self.splitter),
-            ("dataset/leftSplitter", self.left_splitter),
-        ):
-            value = state.value(key)
-            if isinstance(value, QByteArray) and splitter.restoreState(value):
-                restored = True
+        """Restore the splitters (saved whenever they move) and the table's columns."""
+        restored = remember_splitter(self.splitter, "dataset/splitter")
+        restored = remember_splitter(self.left_splitter, "dataset/leftSplitter") or restored
         if not restored:
             self.splitter.setSizes([545, 445])
             self.left_splitter.setSizes([400, 220])
+        remember_header(self.table.horizontalHeader(), "dataset/tableHeader")
 
     # ---- Internals
     def _leave_document(self) -> bool:

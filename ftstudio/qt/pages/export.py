@@ -46,10 +46,11 @@ from ftstudio.qt.export.parity_view import ParityView
 from ftstudio.qt.export.task import Eta, export_task
 from ftstudio.qt.pages.base import Page
 from ftstudio.qt.runs.table_model import local_time
+from ftstudio.qt.shortcuts import add_shortcut
+from ftstudio.qt.style import error_style
 from ftstudio.qt.training.text import format_duration, format_loss
 from ftstudio.qt.widgets.card import Card
 
-ERROR_STYLE = "color: #b3261e;"
 EXPORTS_FOLDER = "exports"
 FORMAT_TITLES = {
     "adapter": "Adapter",
@@ -227,8 +228,11 @@ class ExportPage(Page):
         line.setContentsMargins(0, 6, 0, 0)
         self.export_button = QPushButton("Export")
         self.export_button.setObjectName("primary")
-        self.export_button.setToolTip("Write the export, then check its parity with the run")
+        self.export_button.setToolTip(
+            "Write the export, then check its parity with the run (Ctrl+Enter)"
+        )
         self.export_button.clicked.connect(self.start_export)
+        add_shortcut(self, "Ctrl+Return", "Export", self.export_button.click)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the export; nothing half-written is left behind")
         self.cancel_button.clicked.connect(self.cancel_export)
@@ -551,7 +555,7 @@ class ExportPage(Page):
     # ---- Internals
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status_label.setText(text)
-        self.status_label.setStyleSheet(ERROR_STYLE if error else "")
+        self.status_label.setStyleSheet(error_style() if error else "")
         self.status_label.setToolTip(text)
 
     def _update_controls(self, *_args: object) -> None:

@@ -58,6 +58,8 @@ from ftstudio.qt.runs.table_model import (
     RunTableModel,
     column_index,
 )
+from ftstudio.qt.shortcuts import declare_shortcut
+from ftstudio.qt.style import error_style
 from ftstudio.qt.widgets.card import Card
 from ftstudio.qt.widgets.messages import show_warning
 
@@ -68,7 +70,6 @@ COLUMN_PADDING = 8
 """Pixels added to each column's content width."""
 WATCH_DELAY_MS = 800
 """How long the page waits after the runs folder changed before it looks again."""
-ERROR_STYLE = "color: #b3261e;"
 EMPTY_TEXT = (
     "No runs yet. Start one on the Train page: each run gets its own folder under runs/ "
     "with its configuration, metrics and checkpoints, and shows up here."
@@ -157,7 +158,7 @@ class RunsPage(Page):
             line.addWidget(button)
         line.addStretch(1)
         self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setToolTip("Read the runs again")
+        self.refresh_button.setToolTip("Read the runs again (F5 reloads the whole project)")
         self.refresh_button.clicked.connect(self.refresh)
         line.addWidget(self.refresh_button)
         card.add(row)
@@ -181,6 +182,8 @@ class RunsPage(Page):
         self.table.activated.connect(self._on_table_activated)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.table.installEventFilter(self)
+        declare_shortcut(self.table, "Del", "Move the selected runs to the trash (asks first)")
+        declare_shortcut(self.table, "Return", "Show the run's details")
         self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setObjectName("emptyState")
         self.empty_label.setWordWrap(True)
@@ -499,7 +502,7 @@ class RunsPage(Page):
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status_label.setText(text)
-        self.status_label.setStyleSheet(ERROR_STYLE if error else "")
+        self.status_label.setStyleSheet(error_style() if error else "")
 
     def _warn(self, title: str, text: str) -> None:
         self._set_status(text, error=True)

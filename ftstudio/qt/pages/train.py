@@ -10,6 +10,7 @@ first shown, so the window opens fast.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,12 @@ from ftstudio.core.events import (
     TrainingEvent,
 )
 from ftstudio.core.fields import ConfigError
+from ftstudio.core.settings import OFFLINE_SETTING, AppSettings, model_cache_dir
 from ftstudio.core.train_config import load_config
+from ftstudio.qt.openai.runner import OpenAIJobRunner, OpenAIRequest
 from ftstudio.qt.pages.base import Page
+from ftstudio.qt.shortcuts import add_shortcut
+from ftstudio.qt.style import error_style
 from ftstudio.qt.training.configs import (
     ConfigChoice,
     dataset_problem,
@@ -63,11 +68,22 @@ from ftstudio.qt.training.text import (
 )
 from ftstudio.qt.training.worker import TrainingRunner, TrainRequest
 from ftstudio.qt.widgets.card import Card
+from ftstudio.qt.wizard.gpu import GpuReport, shared_gpu_probe
 
 PLOTS_HEIGHT = 420
 REWARD_PLOTS_HEIGHT = 620
 """The curves' height with the rewards row of a DPO run."""
-ERROR_STYLE = "color: #b3261e;"
+OPENAI_POLL_S = 10.0
+"""Seconds between two looks at an OpenAI job."""
+JOB_STATUS_WORDS = {
+    "validating_files": "OpenAI is checking the files",
+    "queued": "queued at OpenAI",
+    "running": "training at OpenAI",
+    "succeeded": "finished at OpenAI",
+    "failed": "failed at OpenAI",
+    "cancelled": "cancelled",
+}
+"""An OpenAI job's status, in words, for the status line."""
 
 
 class TrainPage(Page):
@@ -80,6 +96,11 @@ class TrainPage(Page):
 
     Attributes:
         runner: starts and stops runs (:class:`~ftstudio.qt.training.worker.TrainingRunner`).
+        openai_runner: follows an OpenAI fine-tuning job
+            (:class:`~ftstudio.qt.openai.runner.OpenAIJobRunner`); its events feed the
+            same monitor.
+        app_settings: the preferences in use (offline mode, the custom-code policy, the
+            model cache), set with :meth:`set_app_settings`.
         history: the metrics of the current or last run.
         plots: the live plots (``None`` until first shown).
         log: the run's log.
@@ -101,6 +122,14 @@ class TrainPage(Page):
         self.runner = TrainingRunner(self)
         self.runner.sig_event.connect(self._on_event)
         self.runner.sig_finished.connect(self._on_run_finished)
+        self.openai_runner = OpenAIJobRunner(self)
+        self.openai_runner.sig_event.connect(self._on_openai_event)
+        self.openai_runner.sig_status.connect(self._on_openai_status)
+        self.openai_runner.sig_finished.connect(self._on_openai_finished)
+        self.app_settings = AppSettings()
+        self.openai_base_url: str | None = None
+        self.openai_poll_interval = OPENAI_POLL_S
+        self.openai_dialog: Any = None
         self.history = MetricsHistory()
         self.plots: Any = None
         self.choices: list[ConfigChoice] = []
@@ -124,6 +153,10 @@ class TrainPage(Page):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(300)
         self._reload_timer.timeout.connect(self.reload_configs)
+        self.gpu_probe = shared_gpu_probe()
+        self.gpu_probe.sig_finished.connect(self._on_gpus_detected)
+        if self.gpu_probe.report is not None:
+            self._on_gpus_detected(self.gpu_probe.report)
         self._update_buttons()
 
     # ---- Building
@@ -146,8 +179,25 @@ class TrainPage(Page):
         self.plan_button.setToolTip("Open the hyperparameter wizard (Ctrl+Shift+P)")
         self.plan_button.clicked.connect(self.sig_plan_requested)
         line.addWidget(self.plan_button)
+        self.openai_button = QPushButton("Train with OpenAI…")
+        self.openai_button.setObjectName("openaiTrain")
+        self.openai_button.setToolTip(
+            "No GPU? Fine-tune on OpenAI's servers: check a dataset, confirm exactly what is "
+            "uploaded, then follow the job here"
+        )
+        self.openai_button.clicked.connect(self.open_openai_dialog)
+        line.addWidget(self.openai_button)
         line.addStretch(1)
         card.add(row)
+        self.openai_hint = QLabel(
+            "No CUDA GPU was found on this computer: training here runs on the CPU (fine for "
+            "the quick demo run). To fine-tune a real model without a GPU, use Train with "
+            "OpenAI…"
+        )
+        self.openai_hint.setObjectName("openaiHint")
+        self.openai_hint.setWordWrap(True)
+        self.openai_hint.setVisible(False)
+        card.add(self.openai_hint)
         self.config_summary = QLabel()
         self.config_summary.setObjectName("configSummary")
         self.config_summary.setWordWrap(True)
@@ -164,7 +214,7 @@ class TrainPage(Page):
         line.setContentsMargins(0, 0, 0, 0)
         self.start_button = QPushButton("Start training")
         self.start_button.setObjectName("primary")
-        self.start_button.setToolTip("Start a new run with the chosen training plan")
+        self.start_button.setToolTip("Start a new run with the chosen training plan (Ctrl+Enter)")
         self.start_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip(
@@ -178,6 +228,7 @@ class TrainPage(Page):
         self.resume_button.clicked.connect(self.resume)
         for button in (self.start_button, self.stop_button, self.resume_button):
             line.addWidget(button)
+        add_shortcut(self, "Ctrl+Return", "Start training", self.start_button.click)
         self.status_label = QLabel("Ready.")
         self.status_label.setObjectName("trainStatus")
         self.status_label.setWordWrap(True)
@@ -192,6 +243,22 @@ class TrainPage(Page):
         self.progress_label = QLabel("No run yet.")
         self.progress_label.setObjectName("muted")
         card.add(self.progress_label)
+        self.reattach_row = QWidget()
+        reattach = QHBoxLayout(self.reattach_row)
+        reattach.setContentsMargins(0, 0, 0, 0)
+        self.reattach_label = QLabel()
+        self.reattach_label.setObjectName("openaiReattach")
+        self.reattach_label.setWordWrap(True)
+        self.reattach_button = QPushButton("Follow it again")
+        self.reattach_button.setToolTip(
+            "Follow the OpenAI job here again: its status, curves and log (nothing is uploaded)"
+        )
+        self.reattach_button.clicked.connect(self._on_reattach_clicked)
+        reattach.addWidget(self.reattach_label, 1)
+        reattach.addWidget(self.reattach_button)
+        self.reattach_row.setVisible(False)
+        self.unfinished_openai: list[Path] = []
+        card.add(self.reattach_row)
         self.body.addWidget(card)
 
     def _build_plots_card(self) -> None:
@@ -239,6 +306,7 @@ class TrainPage(Page):
                 if folder.is_dir():
                     self._watcher.addPath(str(folder))
         self.reload_configs()
+        self._update_reattach()
 
     def reload_configs(self) -> None:
         """List the project's training plans (and the demo run), keeping the selection."""
@@ -273,13 +341,17 @@ class TrainPage(Page):
         raise KeyError(f"No training plan named {name!r}")
 
     def is_running(self) -> bool:
-        """Whether a run is going on."""
-        return self.runner.is_running()
+        """Whether a run is going on (local, or an OpenAI job followed here)."""
+        return self.runner.is_running() or self.openai_runner.is_running()
+
+    def set_app_settings(self, settings: AppSettings) -> None:
+        """Use ``settings`` (offline mode, the custom-code policy, the model cache)."""
+        self.app_settings = settings
 
     def start(self) -> bool:
         """Start a run with the chosen configuration; ``False`` (with the reason shown) if not."""
         choice = self.current_choice()
-        if self.runner.is_running() or self.project is None or choice is None:
+        if self.is_running() or self.project is None or choice is None:
             return False
         if choice.config is None:
             self._set_status(f"{choice.name} cannot be used: see the problems above.", ERROR)
@@ -294,12 +366,12 @@ class TrainPage(Page):
             name=choice.name if not choice.demo else "Demo",
             adapt_to_device=choice.demo,
         )
-        self._begin(request, f"Starting {choice.name}…")
+        self._begin_allowing_code(request, f"Starting {choice.name}…")
         return True
 
     def resume(self) -> bool:
         """Resume the newest stopped or interrupted run; ``False`` if there is none."""
-        if self.runner.is_running() or self.project is None:
+        if self.is_running() or self.project is None:
             return False
         folder = resumable_run(self.project.folder)
         if folder is None:
@@ -310,13 +382,16 @@ class TrainPage(Page):
         except ConfigError as error:
             self._set_status(str(error), ERROR)
             return False
-        self._begin(
-            TrainRequest(config, self.project.folder, resume=folder), f"Resuming {folder.name}…"
-        )
+        request = TrainRequest(config, self.project.folder, resume=folder)
+        self._begin_allowing_code(request, f"Resuming {folder.name}…")
         return True
 
     def stop(self) -> None:
-        """Stop the run at the end of the current step (a checkpoint is saved)."""
+        """Stop the run at the end of the current step (a checkpoint is saved); for an
+        OpenAI job, ask whether to cancel it at OpenAI (see :meth:`stop_openai`)."""
+        if self.openai_runner.is_running():
+            self.stop_openai()
+            return
         if not self.runner.is_running() or self.runner.stop_requested():
             return
         self.runner.stop()
@@ -326,7 +401,12 @@ class TrainPage(Page):
 
     def confirm_close(self, window: QWidget) -> bool:
         """Whether ``window`` may close now. During a run, asks; if the user agrees,
-        stops the run gracefully and closes ``window`` once it has ended."""
+        stops the run gracefully and closes ``window`` once it has ended. An OpenAI job
+        is not stopped: following it stops, it goes on at OpenAI, and the page offers to
+        follow it again next time."""
+        if self.openai_runner.is_running():
+            self.openai_runner.detach()
+            return True
         if not self.runner.is_running():
             return True
         if self._window_to_close is not None:
@@ -359,7 +439,11 @@ class TrainPage(Page):
         return False
 
     def shutdown(self, timeout_ms: int = 120_000) -> bool:
-        """Stop a run and wait for its thread to end (for application exit)."""
+        """Stop a run and wait for its thread to end (for application exit). An OpenAI job
+        goes on at OpenAI: only following it stops."""
+        if self.openai_runner.is_running():
+            self.openai_runner.detach()
+            return self.openai_runner.wait(min(timeout_ms, 5_000) / 1000)
         if not self.runner.is_running():
             return True
         self.runner.stop()
@@ -372,6 +456,206 @@ class TrainPage(Page):
     def export_csv(self, path: Path) -> Path:
         """Save every logged step's metrics to ``path`` as CSV."""
         return self.history.write_csv(Path(path))
+
+    # ---- OpenAI
+    def open_openai_dialog(self) -> Any:
+        """Open Train with OpenAI… (the dataset check, then the upload confirmation); the job
+        starts only when the user confirms. Returns the dialog (``None``: none can open now)."""
+        if self.project is None or self.is_running():
+            return None
+        from ftstudio.qt.openai.dialog import OpenAIDialog
+
+        if self.openai_dialog is not None:
+            self.openai_dialog.deleteLater()
+        dialog = OpenAIDialog(
+            self.project, self, offline=self.app_settings.offline, base_url=self.openai_base_url
+        )
+        dialog.sig_confirmed.connect(self.start_openai)
+        self.openai_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def start_openai(self, plan: Any) -> bool:
+        """Upload a confirmed ``UploadPlan``'s files, start its job and follow it here.
+
+        ``False`` (with the reason shown) when a run is going on, no project is open or
+        offline mode is on.
+        """
+        if self.project is None or self.is_running():
+            return False
+        if self.app_settings.offline:
+            self._set_status(
+                f"Offline mode is on ({OFFLINE_SETTING}): nothing was uploaded.", ERROR
+            )
+            return False
+        self._begin_monitor(
+            f"Uploading {len(plan.files)} file(s) to {plan.host} and starting a fine-tuning "
+            f"job of {plan.config.model}…",
+            "Uploading the files to OpenAI…",
+        )
+        request = OpenAIRequest(
+            self.project.folder, plan=plan, poll_interval=self.openai_poll_interval
+        )
+        self.openai_runner.start(request)
+        self._update_buttons()
+        return True
+
+    def attach_openai(self, run_dir: Path) -> bool:
+        """Follow the job of the OpenAI run folder ``run_dir`` again (nothing is uploaded)."""
+        if self.project is None or self.is_running():
+            return False
+        if self.app_settings.offline:
+            self._set_status(
+                f"Offline mode is on ({OFFLINE_SETTING}): the job cannot be followed.", ERROR
+            )
+            return False
+        self._begin_monitor(
+            f"Following the OpenAI job of run {Path(run_dir).name} again…",
+            "Asking OpenAI about the job…",
+        )
+        request = OpenAIRequest(
+            self.project.folder, run_dir=Path(run_dir), poll_interval=self.openai_poll_interval
+        )
+        self.openai_runner.start(request)
+        self.reattach_row.setVisible(False)
+        self._update_buttons()
+        return True
+
+    def stop_openai(self) -> str:
+        """Ask whether to cancel the OpenAI job at OpenAI, only stop following it, or keep it.
+
+        Returns ``"cancel"``, ``"detach"`` or ``"keep"`` (what was done).
+        """
+        if not self.openai_runner.is_running() or self.openai_runner.cancel_requested():
+            return "keep"
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Stop the OpenAI job?",
+            "Cancel the job at OpenAI?",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        box.setObjectName("confirmCancelOpenAI")
+        box.setInformativeText(
+            "Cancelling stops the training at OpenAI: no model is made, and the steps already "
+            "trained may still be billed. Or only stop following it here: the job goes on at "
+            "OpenAI, and the Train page can follow it again later."
+        )
+        cancel = box.addButton("Cancel the job", QMessageBox.ButtonRole.AcceptRole)
+        detach = box.addButton("Stop following", QMessageBox.ButtonRole.ActionRole)
+        keep = box.addButton("Keep it running", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.exec()  # events keep arriving meanwhile: the job may end while the box is open
+        clicked = box.clickedButton()
+        box.deleteLater()
+        if not self.openai_runner.is_running():
+            return "keep"
+        if clicked is cancel:
+            self.openai_runner.cancel()
+            self._set_status("Cancelling the job at OpenAI…")
+            self.log.add_text("Cancel requested: OpenAI is asked to cancel the job.")
+            self._update_buttons()
+            return "cancel"
+        if clicked is detach:
+            self.openai_runner.detach()
+            self._set_status("Stopping following the job; it goes on at OpenAI…")
+            self._update_buttons()
+            return "detach"
+        return "keep"
+
+    def _begin_monitor(self, message: str, status: str) -> None:
+        """Clear the monitor for an OpenAI job (as :meth:`_begin` does for a local run)."""
+        self.history.clear()
+        self.log.clear()
+        self._last_eval = None
+        self._run_dir = ""
+        plots = self.ensure_plots()
+        plots.redraw()
+        plots.start()
+        self.progress.setRange(0, 0)  # busy until OpenAI reports the steps
+        self.progress_label.setText(status)
+        self.log.add_text(message)
+        self._set_status(status)
+        self._scroll_to(self.run_card)
+
+    @Slot(object)
+    def _on_openai_event(self, event: TrainingEvent) -> None:
+        """An OpenAI job's event: as a local run's, but busy until the steps are known."""
+        self._on_event(event)
+        if isinstance(event, Started) and event.total_steps <= 0:
+            self.progress.setRange(0, 0)
+            self.progress_label.setText("Waiting for OpenAI to start training…")
+
+    @Slot(object)
+    def _on_openai_status(self, status: Any) -> None:
+        """A status change or a message of the OpenAI job: the status line and the log."""
+        if status.message:
+            self.log.add_text(f"OpenAI: {status.message}")
+        words = JOB_STATUS_WORDS.get(status.status, status.status)
+        text = f"Job {status.job_id}: {words}"
+        if status.fine_tuned_model:
+            text += f"; the fine-tuned model is {status.fine_tuned_model}"
+        elif status.message:
+            text += f". {status.message}"
+        self._set_status(text.rstrip(".") + ".")
+
+    @Slot(object)
+    def _on_openai_finished(self, result: object) -> None:
+        if result is not None and getattr(result, "status", "") == "detached":
+            self._set_status(str(getattr(result, "message", "")))
+            self.log.add_text(str(getattr(result, "message", "")))
+        self._on_run_finished(result)
+        self._update_reattach()
+
+    def _update_reattach(self) -> None:
+        """Offer to follow again an OpenAI job that was left running (the app was closed)."""
+        runs: list[Path] = []
+        if self.project is not None and not self.openai_runner.is_running():
+            from ftstudio.engine.openai_finetune import unfinished_openai_runs  # no torch
+
+            with contextlib.suppress(OSError):
+                runs = unfinished_openai_runs(self.project.folder)
+        self.unfinished_openai = runs
+        if runs:
+            more = f" ({len(runs) - 1} older one(s) too)" if len(runs) > 1 else ""
+            self.reattach_label.setText(
+                f"The OpenAI job of run {runs[-1].name} may still be running{more}: ftstudio "
+                "stopped following it (closed, or the connection was lost)."
+            )
+        self.reattach_row.setVisible(bool(runs))
+
+    @Slot()
+    def _on_reattach_clicked(self) -> None:
+        if self.unfinished_openai:
+            self.attach_openai(self.unfinished_openai[-1])
+
+    @Slot(object)
+    def _on_gpus_detected(self, report: GpuReport) -> None:
+        """No CUDA GPU found: point to Train with OpenAI…."""
+        self.openai_hint.setVisible(not report.error and not report.gpus)
+
+    def _begin_allowing_code(self, request: TrainRequest, message: str) -> None:
+        """Start ``request``; when its base model ships its own code and the custom-code
+        setting is "ask", ask first whether that code may run for this run."""
+        base_model = request.config.base_model
+        allowed = self._remote_code_allowed(base_model)
+        if allowed:
+            request = dataclasses.replace(request, trust_remote_code=True)  # type: ignore[call-arg]
+        self._begin(request, message)
+        if allowed:
+            self.log.add_text(f"You allowed the code of {base_model} to run, for this run only.")
+
+    def _remote_code_allowed(self, base_model: str) -> bool:
+        """Whether the user allows ``base_model``'s own code now (asked only when the
+        setting is "ask" and the model, on this computer, ships code)."""
+        if self.app_settings.trust_remote_code != "ask" or self.project is None:
+            return False
+        from ftstudio.qt.dialogs.remote_code import ask_remote_code, remote_code_for
+
+        cache = model_cache_dir(self.app_settings)
+        code = remote_code_for(base_model, self.project.folder, cache)
+        return code is not None and ask_remote_code(self, base_model, code)
 
     # ---- Qt events
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
@@ -447,7 +731,7 @@ class TrainPage(Page):
             self.config_summary.setText("No training plan yet: plan one, or try the demo run.")
         elif choice.config is None:
             self.config_summary.setText(
-                f"<span style='{ERROR_STYLE}'>{_html(choice.error)}</span><br>"
+                f"<span style='{error_style()}'>{_html(choice.error)}</span><br>"
                 "Fix the file, or save the plan again from the wizard."
             )
         else:
@@ -462,7 +746,7 @@ class TrainPage(Page):
                 else ""
             )
             if problem:
-                note = f"<span style='{ERROR_STYLE}'>{_html(problem)}</span>"
+                note = f"<span style='{error_style()}'>{_html(problem)}</span>"
             self.config_summary.setText(note)
         self.config_summary.setVisible(bool(self.config_summary.text()))
         self.summary_grid.set_rows(rows, wide=3 if rows and rows[0][0] == "File" else 2)
@@ -518,15 +802,18 @@ class TrainPage(Page):
 
     def _set_status(self, text: str, level: str = INFO) -> None:
         self.status_label.setText(text)
-        self.status_label.setStyleSheet(ERROR_STYLE if level == ERROR else "")
+        self.status_label.setStyleSheet(error_style() if level == ERROR else "")
         self.status_label.setToolTip(text)
 
     def _update_buttons(self) -> None:
-        running = self.runner.is_running()
+        running = self.is_running()
         choice = self.current_choice()
         usable = self.project is not None and choice is not None and choice.config is not None
         self.start_button.setEnabled(usable and not running)
-        self.stop_button.setEnabled(running and not self.runner.stop_requested())
+        stopping = self.runner.stop_requested() or self.openai_runner.cancel_requested()
+        self.stop_button.setEnabled(running and not stopping)
+        self.openai_button.setEnabled(self.project is not None and not running)
+        self.reattach_button.setEnabled(not running)
         can_resume = False
         if self.project is not None and not running:
             with contextlib.suppress(OSError):

@@ -65,7 +65,7 @@ QLabel#stepQuestion { font-size: 14pt; font-weight: 600; }
 QLabel#sectionTitle { font-weight: 600; font-size: 11pt; margin-top: 10px; }
 QLabel#fieldWhy { color: palette(placeholder-text); font-style: italic; }
 QPushButton#recommendedButton { text-align: left; padding: 2px 6px; }
-QLabel#wizardStatus { color: #c62828; }
+/* wizardStatus takes the theme's error colour from studio.qss. */
 """
 
 
@@ -330,6 +330,10 @@ class PlanWizardPage(Page):
     def _on_step_row_changed(self, row: int) -> None:
         if row >= 0 and row != self._current:
             self.go_to(row)
+
+    def set_gpu_budget(self, memory_gb: float) -> None:
+        """Plan for ``memory_gb`` of GPU memory (the settings' budget; 0: the detected GPU)."""
+        self.memory_bar.set_budget(memory_gb)
 
     @Slot(object)
     def _on_gpus_detected(self, report: GpuReport) -> None:

@@ -25,6 +25,7 @@ from ftstudio.core.runs_compare import (
     run_exports,
 )
 from ftstudio.qt.runs.table_model import STATUS_COLOURS, duration_text, local_time
+from ftstudio.qt.style import readable
 from ftstudio.qt.training.summary_grid import SummaryGrid
 from ftstudio.qt.training.text import format_loss
 
@@ -94,10 +95,8 @@ class RunDetailsDialog(QDialog):
         self.setWindowTitle(f"Run {run.name}")
         self.resize(760, 500)
         layout = QVBoxLayout(self)
-        title = QLabel(
-            f"<b>{run.name}</b> &nbsp;<span style='color:{STATUS_COLOURS.get(run.status)}'>"
-            f"{run.status}</span>"
-        )
+        colour = readable(STATUS_COLOURS.get(run.status, "#757575"))
+        title = QLabel(f"<b>{run.name}</b> &nbsp;<span style='color:{colour}'>{run.status}</span>")
         title.setObjectName("cardTitle")
         layout.addWidget(title)
         tabs = QTabWidget()

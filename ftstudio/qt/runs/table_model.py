@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont
 
 from ftstudio.core.runs_compare import RunSummary
+from ftstudio.qt.style import readable
 from ftstudio.qt.training.text import format_duration, format_loss
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -259,7 +260,7 @@ class RunTableModel(QAbstractTableModel):
         if role == RUN_ROLE:
             return run
         if role == Qt.ItemDataRole.ForegroundRole and column.key == "status":
-            return QColor(STATUS_COLOURS.get(run.status, "#757575"))
+            return QColor(readable(STATUS_COLOURS.get(run.status, "#757575")))
         if role == Qt.ItemDataRole.FontRole and column.key == "status":
             return self._bold
         if role == Qt.ItemDataRole.TextAlignmentRole and column.numeric:

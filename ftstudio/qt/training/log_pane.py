@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QFont, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
+from ftstudio.qt.style import readable, readable_background
 from ftstudio.qt.training.text import DETAIL, ERROR, INFO, LEVELS, WARNING, LogLine
 
 MAX_LINES = 5000
@@ -14,7 +15,8 @@ HIGHLIGHT = {
     WARNING: ("#7a4f00", "#fff4d6"),
     ERROR: ("#9b1c1c", "#fde8e8"),
 }
-"""Text and background colours of highlighted levels (readable on light and dark themes)."""
+"""Text and background colours of highlighted levels on the light theme (the dark theme
+uses :func:`~ftstudio.qt.style.readable` versions of them)."""
 
 
 class LogPane(QPlainTextEdit):
@@ -66,7 +68,7 @@ class LogPane(QPlainTextEdit):
     def _block_format(self, level: str) -> QTextBlockFormat:
         block = QTextBlockFormat()
         if level in HIGHLIGHT:
-            block.setBackground(QColor(HIGHLIGHT[level][1]))
+            block.setBackground(QColor(readable_background(HIGHLIGHT[level][1], self.palette())))
             block.setTopMargin(2)
             block.setBottomMargin(2)
         return block
@@ -74,7 +76,7 @@ class LogPane(QPlainTextEdit):
     def _char_format(self, level: str) -> QTextCharFormat:
         text = QTextCharFormat()
         if level in HIGHLIGHT:
-            text.setForeground(QColor(HIGHLIGHT[level][0]))
+            text.setForeground(QColor(readable(HIGHLIGHT[level][0], self.palette())))
             if level == ERROR:
                 text.setFontWeight(QFont.Weight.DemiBold)
         elif level == DETAIL:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.core.fields import FieldSpec
+from ftstudio.qt.style import readable
 from ftstudio.qt.widgets.dataclass_form import FolderEdit
 from ftstudio.qt.wizard.values import escape, format_value, parse_text
 
@@ -46,9 +47,10 @@ def first_sentence(text: str) -> str:
 def message_html(problem: str | None, warnings: list[str]) -> str:
     """Rich text for a field's problem (red) or warnings (amber); "" for none."""
     if problem:
-        return f"<span style='color:{ERROR_COLOUR}'>✖ {escape(problem)}</span>"
+        return f"<span style='color:{readable(ERROR_COLOUR)}'>✖ {escape(problem)}</span>"
     return "<br>".join(
-        f"<span style='color:{WARNING_COLOUR}'>⚠ {escape(text)}</span>" for text in warnings
+        f"<span style='color:{readable(WARNING_COLOUR)}'>⚠ {escape(text)}</span>"
+        for text in warnings
     )
 
 

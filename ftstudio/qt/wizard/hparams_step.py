@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.qt.wizard.fields import FieldRow
+from ftstudio.qt.style import readable
+from ftstudio.qt.wizard.fields import ERROR_COLOUR, FieldRow
 from ftstudio.qt.wizard.plan import HPARAM_FIELDS, SPECS, Planner
 from ftstudio.qt.wizard.step import WizardStep, text_label
 
@@ -141,8 +142,9 @@ class HyperparametersStep(WizardStep):
                 note=field_note(field, planner.method, planner.objective),
             )
         count = len(problems)
+        colour = readable(ERROR_COLOUR)
         self.problems_label.setText(
-            f"<span style='color:#c62828'>{count} value{'s' if count > 1 else ''} to fix "
+            f"<span style='color:{colour}'>{count} value{'s' if count > 1 else ''} to fix "
             "before going on (marked ✖ below).</span>"
             if count
             else ""

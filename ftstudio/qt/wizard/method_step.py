@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ftstudio.core.memory import estimate_memory
 from ftstudio.core.train_config import METHODS, defaults_for
+from ftstudio.qt.style import readable
 from ftstudio.qt.widgets.card import Card
 from ftstudio.qt.wizard.adapters import AdapterRun
 from ftstudio.qt.wizard.fields import message_html
@@ -342,7 +343,7 @@ class MethodStep(WizardStep):
             verdict = estimate.verdict
             label.setText(
                 f"about {estimate.total_gb:.1f} GB · <span style='color:"
-                f"{VERDICT_COLOURS[verdict]}'>{VERDICT_WORDS[verdict].lower()}</span>"
+                f"{readable(VERDICT_COLOURS[verdict])}'>{VERDICT_WORDS[verdict].lower()}</span>"
             )
             label.setToolTip(
                 f"At the current settings on a {capacity_text(planner.gpu.memory_gb)} GPU."

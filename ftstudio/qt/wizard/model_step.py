@@ -33,8 +33,9 @@ from ftstudio.core.models import PRESET_NAMES, CatalogueEntry, find_entry, load_
 from ftstudio.core.models.catalogue import TINY_ENTRY
 from ftstudio.core.project import TINY_MODEL
 from ftstudio.qt.dataset.workers import TaskContext, TaskRunner
+from ftstudio.qt.style import readable
 from ftstudio.qt.widgets.card import Card
-from ftstudio.qt.wizard.fields import ERROR_COLOUR, message_html
+from ftstudio.qt.wizard.fields import ERROR_COLOUR, WARNING_COLOUR, message_html
 from ftstudio.qt.wizard.plan import Planner
 from ftstudio.qt.wizard.step import WizardStep, text_label
 from ftstudio.qt.wizard.values import MODEL_KINDS, escape, hub_offline_by_setting, parameters_text
@@ -246,7 +247,9 @@ class ModelStep(WizardStep):
         self._building = False
         error = planner.model_error
         self.error_label.setText(
-            f"<span style='color:{ERROR_COLOUR}'>✖ {escape(error)}</span>" if error else ""
+            f"<span style='color:{readable(ERROR_COLOUR)}'>✖ {escape(error)}</span>"
+            if error
+            else ""
         )
         self.error_label.setVisible(bool(error))
         self.note_label.setText(escape(planner.model_note))
@@ -269,7 +272,9 @@ class ModelStep(WizardStep):
             f"{spec.vocab_size:,}{context} ({escape(spec.architecture)})."
         )
         if spec.caveat:
-            text += f"<br><span style='color:#b26a00'>⚠ {escape(spec.caveat)}</span>"
+            text += (
+                f"<br><span style='color:{readable(WARNING_COLOUR)}'>⚠ {escape(spec.caveat)}</span>"
+            )
         return text
 
     def _select_entry(self, value: str) -> None:

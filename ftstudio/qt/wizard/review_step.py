@@ -34,6 +34,7 @@ from ftstudio.core.launch import (
     write_accelerate_config,
 )
 from ftstudio.core.train_config import config_to_yaml
+from ftstudio.qt.style import readable
 from ftstudio.qt.widgets.card import Card
 from ftstudio.qt.wizard.fields import ERROR_COLOUR, WARNING_COLOUR, message_html
 from ftstudio.qt.wizard.memory_bar import VERDICT_WORDS, capacity_text
@@ -113,7 +114,9 @@ class ReviewStep(WizardStep):
         """Say where the configuration was saved, or why it was not."""
         self.saved_path = path
         if error:
-            text = f"<span style='color:{ERROR_COLOUR}'>✖ Not saved: {escape(error)}</span>"
+            text = (
+                f"<span style='color:{readable(ERROR_COLOUR)}'>✖ Not saved: {escape(error)}</span>"
+            )
         elif path is not None and self.planner.project is not None:
             relative = path.relative_to(self.planner.project.folder).as_posix()
             text = (
@@ -275,7 +278,7 @@ class ReviewStep(WizardStep):
         self.copy_button.setEnabled(bool(command))
         html = "<br>".join(escape(note) for note in notes)
         if error and html:
-            html = f"<span style='color:{ERROR_COLOUR}'>✖ {html}</span>"
+            html = f"<span style='color:{readable(ERROR_COLOUR)}'>✖ {html}</span>"
         self.launch_label.setText(html)
         self.launch_label.setVisible(bool(html))
 
@@ -316,7 +319,9 @@ class ReviewStep(WizardStep):
             start = "Starts from the base model."
         warning = planner.start_warning()
         if warning:
-            start += f"<br><span style='color:{WARNING_COLOUR}'>⚠ {escape(warning)}</span>"
+            start += (
+                f"<br><span style='color:{readable(WARNING_COLOUR)}'>⚠ {escape(warning)}</span>"
+            )
         lines = [
             f"<b>{model}</b> with {method}{escape(adapters)}.",
             start,
@@ -341,7 +346,7 @@ class ReviewStep(WizardStep):
                     label = SPECS[field].label if field in SPECS else field
                     lines.append(f"{STEP_TITLES[step]} step, {escape(label)}: {escape(message)}")
         self.problems_label.setText(
-            f"<span style='color:{ERROR_COLOUR}'>✖ To fix before saving:<br>"
+            f"<span style='color:{readable(ERROR_COLOUR)}'>✖ To fix before saving:<br>"
             + "<br>".join(lines)
             + "</span>"
             if lines
