@@ -1,4 +1,8 @@
-"""The layers of ftstudio, enforced: core ↛ Qt/ML, engine ↛ Qt, nothing ↛ the roots."""
+"""The layers of ftstudio, enforced: core ↛ Qt/ML, engine ↛ Qt, nothing ↛ the roots.
+
+The roots are ``ftstudio.app`` and the ``ftstudio.cli`` package (with all its modules);
+they may import every layer, the command line only inside functions so that it starts
+without Qt or torch."""
 
 from __future__ import annotations
 
@@ -31,6 +35,9 @@ RULES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("ftstudio.qt", ROOTS, True),
     # The GUI may use the engine, but only inside functions, so startup stays light.
     ("ftstudio.qt", (*ML, "ftstudio.engine"), False),
+    # The command line answers ``ftstudio --version`` at once: its modules import the
+    # GUI, the engine and the heavy libraries only inside the commands that use them.
+    ("ftstudio.cli", (*QT, *ML, "ftstudio.engine", "ftstudio.qt", "ftstudio.app"), False),
 )
 
 
@@ -102,7 +109,7 @@ def test_every_layer_exists() -> None:
     for layer in ("core", "engine", "qt"):
         assert (PACKAGE / layer / "__init__.py").is_file()
     assert (PACKAGE / "app.py").is_file()
-    assert (PACKAGE / "cli.py").is_file()
+    assert (PACKAGE / "cli" / "__init__.py").is_file()
 
 
 @pytest.mark.parametrize(
@@ -119,11 +126,22 @@ def test_every_layer_exists() -> None:
         ("engine/bad.py", "import pyqtgraph as pg\n", "ftstudio.engine must not import pyqtgraph"),
         ("qt/bad.py", "import transformers\n", "must not import transformers at module level"),
         ("qt/bad.py", "from ftstudio import cli\n", "ftstudio.qt must not import ftstudio.cli"),
+        (
+            "engine/bad.py",
+            "def f():\n    from ftstudio.cli.common import count\n",
+            "ftstudio.engine must not import ftstudio.cli",
+        ),
+        (
+            "cli/data.py",
+            "from ftstudio.engine.tabular import load_any\n",
+            "ftstudio.cli must not import ftstudio.engine at module level",
+        ),
+        ("cli/train.py", "import torch\n", "must not import torch at module level"),
     ],
 )
 def test_checker_catches_violations(tmp_path: Path, relative: str, source: str, expected: str):
     root = tmp_path / "ftstudio"
-    for layer in ("core", "engine", "qt"):
+    for layer in ("core", "engine", "qt", "cli"):
         (root / layer).mkdir(parents=True)
         (root / layer / "__init__.py").write_text("")
     (root / "__init__.py").write_text("")
@@ -139,5 +157,19 @@ def test_checker_allows_lazy_engine_use_in_qt(tmp_path: Path) -> None:
     (root / "qt" / "__init__.py").write_text("")
     (root / "qt" / "worker.py").write_text(
         "def run():\n    from ftstudio.engine import tiny_model\n    import torch\n"
+    )
+    assert check(root) == []
+
+
+def test_checker_allows_lazy_imports_in_the_cli(tmp_path: Path) -> None:
+    root = tmp_path / "ftstudio"
+    (root / "cli").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "cli" / "__init__.py").write_text("from ftstudio.cli import train\n")
+    (root / "cli" / "train.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from ftstudio.engine.openai_finetune import JobStatus\n"
+        "def run():\n    from ftstudio.engine.training import run_training\n"
+        "    from ftstudio.qt.style import install_message_filter\n    import torch\n"
     )
     assert check(root) == []

@@ -28,7 +28,9 @@ def test_the_budget_is_chosen_before_the_detected_gpu(qtbot) -> None:  # noqa: A
 
 
 def test_the_wizard_opened_from_the_window_plans_for_the_budget(
-    qtbot, user_dirs, sample_project  # noqa: ANN001
+    qtbot,
+    user_dirs,
+    sample_project,  # noqa: ANN001
 ) -> None:
     store = SettingsStore(user_dirs["config"])
     store.save_settings(AppSettings(gpu_memory_gb=12.5))
