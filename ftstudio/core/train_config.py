@@ -369,8 +369,15 @@ HEADER = """\
 def save_config(config: TrainConfig, path: Path) -> Path:
     """Write ``config`` as commented YAML to ``path`` atomically; returns ``path``."""
     path = Path(path)
-    atomic_write_text(path, config_to_yaml(config, name=path.name))
+    atomic_write_text(path, config_to_yaml(config, name=command_path(path)))
     return path
+
+
+def command_path(path: Path) -> str:
+    """How the header's ``ftstudio train`` command names ``path``: as it is run from the
+    project folder (``configs/x.yaml``) when it lives in ``configs/``, else its name."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}" if path.parent.name == "configs" else path.name
 
 
 def config_to_yaml(config: TrainConfig, *, name: str = "CONFIG.yaml") -> str:

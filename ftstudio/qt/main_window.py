@@ -333,7 +333,9 @@ class MainWindow(QMainWindow):
         # The wizard's workers stop before the dialog (and the wizard) are deleted.
         dialog.finished.connect(wizard.shutdown)
         wizard.sig_saved.connect(
-            lambda path: self.statusBar().showMessage(f"Training configuration saved: {path}")
+            lambda path: self.statusBar().showMessage(
+                f"Training configuration saved: {path}", 10_000
+            )
         )
         dialog.open()
 

@@ -25,6 +25,7 @@ class SummaryGrid(QWidget):
             item = self._grid.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
+                widget.hide()  # gone at once, not only when the deferred delete runs
                 widget.deleteLater()
         self.rows = list(rows)
         line = 0

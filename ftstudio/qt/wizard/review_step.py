@@ -33,7 +33,7 @@ from ftstudio.core.launch import (
     mixed_precision_for,
     write_accelerate_config,
 )
-from ftstudio.core.train_config import config_to_yaml
+from ftstudio.core.train_config import TrainConfig, command_path, config_to_yaml
 from ftstudio.qt.style import readable
 from ftstudio.qt.widgets.card import Card
 from ftstudio.qt.wizard.fields import ERROR_COLOUR, WARNING_COLOUR, message_html
@@ -165,7 +165,9 @@ class ReviewStep(WizardStep):
             where += "."
         self.path_label.setText(message_html(problem, []) if problem else where)
         self._show_problems()
-        text = config_to_yaml(config, name=path.name if path is not None else "CONFIG.yaml")
+        text = config_to_yaml(
+            config, name=command_path(path) if path is not None else "CONFIG.yaml"
+        )
         if self.yaml_view.toPlainText() != text:
             self.yaml_view.setPlainText(text)
 
@@ -270,7 +272,7 @@ class ReviewStep(WizardStep):
         """Whether ``path`` was saved here and still holds the current plan's YAML."""
         if path != self.saved_path or not path.is_file():
             return False
-        text = config_to_yaml(self.planner.config(), name=path.name)
+        text = config_to_yaml(self.planner.config(), name=command_path(path))
         return path.read_text(encoding="utf-8") == text
 
     def _show_launch(self, command: str, notes: list[str], *, error: bool = False) -> None:
@@ -325,9 +327,8 @@ class ReviewStep(WizardStep):
         lines = [
             f"<b>{model}</b> with {method}{escape(adapters)}.",
             start,
-            f"Data: {data}, {config.val_fraction:g} held back; {config.epochs} epoch"
-            f"{'s' if config.epochs != 1 else ''}, effective batch {config.effective_batch}, "
-            f"max length {config.max_length:,} tokens.",
+            f"Data: {data}, {config.val_fraction:g} held back; {_length(config)}, effective "
+            f"batch {config.effective_batch}, max length {config.max_length:,} tokens.",
         ]
         memory = planner.memory()
         if memory is not None:
@@ -359,3 +360,11 @@ class ReviewStep(WizardStep):
         self._name_edited = True
         self.refresh()
         self.sig_changed.emit()
+
+
+def _length(config: TrainConfig) -> str:
+    """How long the run trains: epochs, or the step limit that ends it sooner."""
+    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    if config.max_steps:
+        return f"{config.max_steps:,} steps (at most {epochs})"
+    return epochs

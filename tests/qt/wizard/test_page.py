@@ -192,6 +192,7 @@ def test_save_writes_yaml_that_loads_back_equal(qtbot, wizard, sample_project) -
     assert loaded == wizard.planner.config()
     assert (loaded.r, loaded.seed, loaded.base_model) == (16, 42, "ftstudio:tiny")
     assert review.yaml_view.toPlainText() == path.read_text(encoding="utf-8")
+    assert "# Run it with: ftstudio train configs/support-v1.yaml" in review.yaml_view.toPlainText()
     assert "Saved" in review.saved_label.text()
     assert str(path) in review.saved_label.text()
     manifest = json.loads(sample_project.manifest_path.read_text(encoding="utf-8"))
