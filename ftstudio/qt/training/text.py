@@ -5,6 +5,7 @@ Pure functions (no Qt), so they are tested on their own and reused by any view.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ftstudio.core.events import (
@@ -85,11 +86,9 @@ def describe(event: TrainingEvent) -> list[LogLine]:
     if isinstance(event, StepLogged):
         if not log_step(event):
             return []
-        parts = [
-            f"Step {event.step:,}/{event.total_steps:,}",
-            f"loss {format_loss(event.loss)}",
-            f"lr {event.learning_rate:.3g}",
-        ]
+        parts = [f"Step {event.step:,}/{event.total_steps:,}", f"loss {format_loss(event.loss)}"]
+        if math.isfinite(event.learning_rate):  # OpenAI's jobs report no learning rate
+            parts.append(f"lr {event.learning_rate:.3g}")
         rewards = rewards_text(event.metrics)
         if rewards:
             parts.append(rewards)

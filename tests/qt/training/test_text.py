@@ -132,3 +132,10 @@ def test_other_events_read_plainly() -> None:
         "Stopped at step 12 of 30; resume to continue. Final training loss 0.7500. "
         "Saved in /runs/r/adapter."
     )
+
+
+def test_a_step_without_a_learning_rate_leaves_it_out() -> None:
+    event = StepLogged(step=1, total_steps=10, epoch=0.1, loss=1.5, learning_rate=float("nan"))
+    (line,) = describe(event)
+    assert "lr" not in line.text
+    assert "loss 1.5" in line.text
