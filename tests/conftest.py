@@ -1,11 +1,23 @@
-"""Shared test setup: offscreen Qt, no network, isolated user folders, one tiny model."""
+"""Shared test setup: offscreen Qt, no network, isolated user folders, one tiny model.
+
+Fixtures shared beyond one folder: ``tiny_model_dir``, ``sample_project``, ``trained_run``
+(built with :mod:`tests.tiny`), ``trained_project`` (a private copy of its project),
+``memory_keyring`` (:mod:`tests.fake_keyring`) and ``openai_server``
+(:mod:`tests.openai_server`).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.fake_keyring import MemoryKeyring
+    from tests.openai_server import FakeOpenAI
 
 # Before anything imports Qt or Hugging Face libraries.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -52,45 +64,63 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
     and ``datasets/preferences.jsonl`` (the sample's preference pairs, registered as
     ``datasets.preferences``). READ-ONLY: copy the project folder before writing to it.
     """
-    import dataclasses
     import shutil
 
     from ftstudio.core.paths import resource
     from ftstudio.core.project import create_project
-    from ftstudio.core.train_config import TrainConfig
     from ftstudio.engine.training import run_training
+    from tests.tiny import sample_lines, tiny_config, write_dataset
 
     project = create_project(tmp_path_factory.mktemp("trained") / "project", "Trained")
-    sample = resource("sample_project", "datasets")
-    lines = (sample / "it_support.jsonl").read_text(encoding="utf-8").splitlines()[:24]
     datasets = project.folder / "datasets"
-    (datasets / "train.jsonl").write_text("".join(f"{line}\n" for line in lines), "utf-8")
-    shutil.copyfile(sample / "preferences.jsonl", datasets / "preferences.jsonl")
-    project.set("datasets", {**project.datasets, "preferences": "datasets/preferences.jsonl"})
-    config = dataclasses.replace(
-        TrainConfig(),
-        base_model=str(tiny_model_dir),
-        dataset="datasets/train.jsonl",
-        method="lora",
-        r=8,
-        alpha=16,
-        max_steps=6,
-        epochs=1,
-        per_device_batch_size=2,
-        grad_accum=1,
-        learning_rate=1e-2,
-        warmup_ratio=0.0,
-        lr_scheduler="constant",
-        max_length=256,
-        val_fraction=0.2,
-        eval_steps=3,
-        save_steps=3,
-        early_stopping_patience=0,
-        gradient_checkpointing=False,
-        precision="fp32",
-        optimizer="adamw_torch",
+    write_dataset(datasets / "train.jsonl", sample_lines())
+    shutil.copyfile(
+        resource("sample_project", "datasets", "preferences.jsonl"),
+        datasets / "preferences.jsonl",
     )
-    result = run_training(config, project=project.folder)
+    project.set("datasets", {**project.datasets, "preferences": "datasets/preferences.jsonl"})
+    result = run_training(tiny_config(tiny_model_dir), project=project.folder)
     assert result.status == "finished", result.message
     assert result.run_dir is not None
     return result.run_dir
+
+
+@pytest.fixture
+def trained_project(trained_run: Path, tmp_path: Path):  # noqa: ANN201 - returns a Project
+    """A private copy of ``trained_run``'s project (``tmp_path/project``), safe to change;
+    the run is ``runs/<trained_run.name>`` in it."""
+    import shutil
+
+    from ftstudio.core.project import open_project
+
+    folder = tmp_path / "project"
+    shutil.copytree(trained_run.parent.parent, folder)
+    return open_project(folder)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """An empty in-memory keyring for the test (the previous backend comes back after)."""
+    from tests.fake_keyring import MemoryKeyring, keyring_backend
+
+    with keyring_backend(MemoryKeyring()) as backend:
+        yield backend
+
+
+@pytest.fixture
+def openai_server() -> Iterator[Callable[..., FakeOpenAI]]:
+    """Starts loopback OpenAI servers: ``openai_server(script, **options)`` starts a
+    :class:`~tests.openai_server.FakeOpenAI` playing (a copy of) ``script`` and returns it;
+    every server started stops after the test."""
+    from tests.openai_server import FakeOpenAI
+
+    servers: list[FakeOpenAI] = []
+
+    def start(script: list[Any], **options: Any) -> FakeOpenAI:
+        server = FakeOpenAI(script, **options).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,6 +1,6 @@
 """``ftstudio openai check|export|train|attach|cancel`` and ``ftstudio secrets``, in process.
 
-Training goes to the loopback server of ``tests/engine/test_openai_finetune.py``; secrets
+Training goes to the loopback server of ``tests/openai_server.py``; secrets
 to keyring's real API with an in-memory backend plugged in.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,8 @@ from keyring.backends import fail
 
 from ftstudio.cli import main
 from ftstudio.core.runs import RunStore
-from tests.core.test_secrets import MemoryKeyring
-from tests.engine.test_openai_finetune import (
+from tests.fake_keyring import MemoryKeyring
+from tests.openai_server import (
     API_KEY,
     SUCCESS,
     TUNED,
@@ -41,21 +41,8 @@ class Terminal(io.StringIO):
 
 
 @pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAI]:
-    fake = FakeOpenAI(list(SUCCESS)).start()
-    yield fake
-    fake.stop()
+def server(openai_server: Callable[..., FakeOpenAI]) -> FakeOpenAI:
+    return openai_server(SUCCESS)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

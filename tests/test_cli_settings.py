@@ -13,10 +13,10 @@ import pytest
 from ftstudio.cli import main
 from ftstudio.core.settings import AppSettings, SettingsStore, apply_environment
 from ftstudio.core.train_config import save_config
-from tests.core.test_secrets import MemoryKeyring
 from tests.engine.test_base_model import custom_code_model, modules_cache  # noqa: F401
-from tests.engine.test_openai_finetune import API_KEY, SUCCESS, FakeOpenAI
-from tests.engine.training.conftest import sample_lines, tiny_config, write_dataset
+from tests.fake_keyring import MemoryKeyring
+from tests.openai_server import API_KEY, SUCCESS, FakeOpenAI
+from tests.tiny import sample_lines, tiny_config, write_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "resources" / "sample_project" / "datasets" / "it_support.jsonl"

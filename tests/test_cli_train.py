@@ -12,7 +12,7 @@ from ftstudio.cli import main
 from ftstudio.core.paths import resource
 from ftstudio.core.runs import read_run_file
 from ftstudio.core.train_config import load_config, save_config
-from tests.engine.training.conftest import sample_lines, tiny_config, write_dataset
+from tests.tiny import sample_lines, tiny_config, write_dataset
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -70,7 +70,6 @@ from ftstudio.core.events import (
     StepLogged,
     TrainingEvent,
     TrainingWarning,
-    event_line,
 )
 from ftstudio.core.fields import field_specs, option, to_mapping
 from ftstudio.core.openai_data import (
@@ -82,15 +81,14 @@ from ftstudio.core.openai_data import (
 )
 from ftstudio.core.runs import (
     RunPaths,
-    RunStore,
     RunStoreError,
     new_run_id,
     read_run_file,
     run_dir_for,
     utc_now,
-    write_run_file,
 )
 from ftstudio.core.secrets import SECRET_LABELS, SecretStoreError, get_secret, redact
+from ftstudio.engine.run_recorder import RunFolderRecorder
 
 BACKEND = "openai"
 """``run.json``'s ``backend`` and the run row's ``method`` for OpenAI jobs."""
@@ -635,7 +633,7 @@ def run_openai_job(
     key = _api_key(api_key)
     run_id = new_run_id()
     paths = RunPaths(run_dir_for(project, run_id))
-    recorder = _Recorder(paths, Path(project), on_event)
+    recorder = _Recorder(paths, Path(project), on_event=on_event)
     recorder.create(plan, name=name or f"OpenAI {plan.config.model}")
     follower = _Follower(None, recorder, key, plan.host, on_status)
     file_ids: dict[str, str] = {}
@@ -680,30 +678,16 @@ def attach_openai_job(
         OpenAIJobError: the folder is not an OpenAI run with a job, or no API key is
             available.
     """
-    run_dir = Path(run_dir)
+    run = _job_run(run_dir, api_key, "a job to follow (its run.json has no OpenAI job id)")
+    recorder = _Recorder(RunPaths(run.run_dir), run.project, on_event=on_event)
+    recorder.reopen(run.info)
+    follower = _Follower(None, recorder, run.key, run.host, on_status)
+    follower.resume(run.info)
     try:
-        info = read_run_file(run_dir)
-    except RunStoreError as error:
-        raise OpenAIJobError(str(error)) from None
-    job_id = info.get("job_id")
-    if info.get("backend") != BACKEND or not isinstance(job_id, str) or not job_id:
-        raise OpenAIJobError(
-            f"{run_dir} is not an OpenAI fine-tuning run with a job to follow "
-            "(its run.json has no OpenAI job id)."
-        )
-    key = _api_key(api_key)
-    base_url = str(info.get("base_url") or DEFAULT_BASE_URL)
-    host, _ = _check_base_url(base_url)
-    project = Path(info.get("project") or run_dir.parent.parent)
-    recorder = _Recorder(RunPaths(run_dir), project, on_event)
-    recorder.reopen(info)
-    follower = _Follower(None, recorder, key, host, on_status)
-    follower.resume(info)
-    try:
-        follower.client = _client(key, base_url)
-        job = follower.client.fine_tuning.jobs.retrieve(job_id)
+        follower.client = _client(run.key, run.base_url)
+        job = follower.client.fine_tuning.jobs.retrieve(run.job_id)
     except Exception as error:
-        code, message = _api_failure(error, key, host)
+        code, message = _api_failure(error, run.key, run.host)
         return follower.fail(code, message)
     follower.start(job)
     return follower.follow(cancel, detach, poll_interval)
@@ -718,6 +702,47 @@ def cancel_openai_job(run_dir: Path, *, api_key: str | None = None) -> str:
     Raises:
         OpenAIJobError: not an OpenAI run, no API key, or OpenAI refused (message says why).
     """
+    run = _job_run(run_dir, api_key, "a job")
+    client = _client(run.key, run.base_url)
+    try:
+        job = client.fine_tuning.jobs.retrieve(run.job_id)
+        if job.status not in TERMINAL_STATUSES:
+            job = client.fine_tuning.jobs.cancel(run.job_id)
+    except Exception as error:
+        _, message = _api_failure(error, run.key, run.host)
+        raise OpenAIJobError(message) from None
+    status = run.info.get("status")
+    if job.status == "cancelled" and status not in ("finished", "failed", "stopped"):
+        recorder = _Recorder(RunPaths(run.run_dir), run.project)
+        recorder.info = {k: v for k, v in run.info.items() if k != "ftstudio_run"}
+        recorder.ended("stopped", message="The job was cancelled.", job_status="cancelled")
+    return str(job.status)
+
+
+@dataclass(frozen=True)
+class _JobRun:
+    """An OpenAI run folder with a job, and how to reach OpenAI for it."""
+
+    run_dir: Path
+    info: dict[str, Any]
+    job_id: str
+    key: str
+    base_url: str
+    host: str
+
+    @property
+    def project(self) -> Path:
+        """The project folder the run belongs to."""
+        return Path(self.info.get("project") or self.run_dir.parent.parent)
+
+
+def _job_run(run_dir: Path, api_key: str | None, needed: str) -> _JobRun:
+    """``run_dir``'s ``run.json``, job id, API key and OpenAI address.
+
+    Raises:
+        OpenAIJobError: ``run.json`` is unreadable, the folder is not an OpenAI run with
+            ``needed`` (the message says so), or no API key is available.
+    """
     run_dir = Path(run_dir)
     try:
         info = read_run_file(run_dir)
@@ -725,23 +750,11 @@ def cancel_openai_job(run_dir: Path, *, api_key: str | None = None) -> str:
         raise OpenAIJobError(str(error)) from None
     job_id = info.get("job_id")
     if info.get("backend") != BACKEND or not isinstance(job_id, str) or not job_id:
-        raise OpenAIJobError(f"{run_dir} is not an OpenAI fine-tuning run with a job.")
+        raise OpenAIJobError(f"{run_dir} is not an OpenAI fine-tuning run with {needed}.")
     key = _api_key(api_key)
     base_url = str(info.get("base_url") or DEFAULT_BASE_URL)
     host, _ = _check_base_url(base_url)
-    client = _client(key, base_url)
-    try:
-        job = client.fine_tuning.jobs.retrieve(job_id)
-        if job.status not in TERMINAL_STATUSES:
-            job = client.fine_tuning.jobs.cancel(job_id)
-    except Exception as error:
-        _, message = _api_failure(error, key, host)
-        raise OpenAIJobError(message) from None
-    if job.status == "cancelled" and info.get("status") not in ("finished", "failed", "stopped"):
-        recorder = _Recorder(RunPaths(run_dir), Path(info.get("project") or run_dir.parent.parent))
-        recorder.info = {k: v for k, v in info.items() if k != "ftstudio_run"}
-        recorder.ended("stopped", message="The job was cancelled.", job_status="cancelled")
-    return str(job.status)
+    return _JobRun(run_dir, info, job_id, key, base_url, host)
 
 
 def unfinished_openai_runs(project: Path) -> list[Path]:
@@ -887,30 +900,12 @@ def _flag_wait(seconds: float, *flags: Flag) -> None:
         time.sleep(min(0.05, left))
 
 
-class _Recorder:
+class _Recorder(RunFolderRecorder):
     """Writes an OpenAI run's folder files and database row (cf. ``RunRecorder``)."""
 
-    def __init__(self, paths: RunPaths, project: Path, on_event: OnEvent | None = None) -> None:
-        self.paths = paths
-        self.project = project
-        self.on_event = on_event
-        self.run_id = paths.root.name
-        self.info: dict[str, Any] = {}
-        self.store: RunStore | None = None
-        self._db_warned = False
-        paths.root.mkdir(parents=True, exist_ok=True)
-        try:
-            self.store = RunStore.for_project(project)
-        except RunStoreError as error:
-            self._db_warning(error)
+    GOES_ON = "The job goes on; the run folder has everything."
 
     # ---- Events and files
-    def emit(self, event: TrainingEvent) -> None:
-        with self.paths.events.open("a", encoding="utf-8") as handle:
-            handle.write(event_line(event) + "\n")
-        if self.on_event is not None:
-            self.on_event(event)
-
     def metrics_row(self, row: dict[str, Any]) -> None:
         with self.paths.metrics.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -920,9 +915,9 @@ class _Recorder:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def save(self) -> None:
-        if self.info:
-            with contextlib.suppress(OSError):
-                write_run_file(self.paths.root, self.info)
+        """Write ``run.json``; a disk problem does not stop following the job."""
+        with contextlib.suppress(OSError):
+            super().save()
 
     # ---- Lifecycle
     def create(self, plan: UploadPlan, *, name: str) -> None:
@@ -955,30 +950,18 @@ class _Recorder:
             "sessions": [],
         }
         self.save()
-        self._db(
-            lambda store: store.create(
-                run_id=self.run_id,
-                name=name,
-                path=self.paths.root,
-                method=BACKEND,
-                base_model=plan.config.model,
-                dataset=plan.dataset_path,
-            )
+        self.create_row(
+            name=name, method=BACKEND, base_model=plan.config.model, dataset=plan.dataset_path
         )
 
     def reopen(self, info: dict[str, Any]) -> None:
         self.info = {k: v for k, v in info.items() if k != "ftstudio_run"}
-        if self._db(lambda store: store.find_by_path(self.paths.root)) is None:
-            self._db(
-                lambda store: store.create(
-                    run_id=self.run_id,
-                    name=str(self.info.get("name") or self.run_id),
-                    path=self.paths.root,
-                    method=BACKEND,
-                    base_model=str(self.info.get("model", "")),
-                    dataset=str((self.info.get("dataset") or {}).get("path", "")),
-                )
-            )
+        self.ensure_row(
+            name=str(self.info.get("name") or self.run_id),
+            method=BACKEND,
+            base_model=str(self.info.get("model", "")),
+            dataset=str((self.info.get("dataset") or {}).get("path", "")),
+        )
 
     def note_upload(self, item: UploadFile, file_id: str) -> None:
         for upload in self.info.get("uploads", []):
@@ -1003,9 +986,7 @@ class _Recorder:
         now = utc_now()
         self.info.update(status=status, ended=now, message=message, code=code, **extra)
         self.info["error"] = message if status == "failed" else ""
-        sessions = self.info.get("sessions") or []
-        if sessions:
-            sessions[-1].update(ended=now, status=status)
+        self.end_session(status, now)
         self.save()
         changes: dict[str, Any] = {
             "status": status,
@@ -1016,30 +997,6 @@ class _Recorder:
             if self.info.get(key) is not None:
                 changes[key] = self.info[key]
         self.update_row(**changes)
-
-    def update_row(self, **changes: Any) -> None:
-        self._db(lambda store: store.update(self.run_id, **changes))
-
-    # ---- Run database
-    def _db(self, action: Callable[[RunStore], Any]) -> Any:
-        if self.store is None:
-            return None
-        try:
-            return action(self.store)
-        except RunStoreError as error:
-            self._db_warning(error)
-            return None
-
-    def _db_warning(self, error: Exception) -> None:
-        if self._db_warned:
-            return
-        self._db_warned = True
-        self.emit(
-            TrainingWarning(
-                code="run_database",
-                message=f"{error} The job goes on; the run folder has everything.",
-            )
-        )
 
 
 class _Follower:
@@ -1400,9 +1357,7 @@ class _Follower:
             f"Stopped following the job {self.job_id}; it goes on at OpenAI. Follow it again "
             "from the run."
         )
-        sessions = self.recorder.info.get("sessions") or []
-        if sessions:
-            sessions[-1].update(ended=utc_now(), status="detached")
+        self.recorder.end_session("detached", utc_now())
         self.recorder.save()
         return self._result("detached", reason)
 

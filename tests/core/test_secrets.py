@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
-from keyring.compat import properties
-from keyring.errors import KeyringLocked, PasswordDeleteError
 
 from ftstudio.core import secrets
 from ftstudio.core.secrets import (
@@ -24,63 +20,10 @@ from ftstudio.core.secrets import (
     secret_status,
     set_secret,
 )
+from tests.fake_keyring import MemoryKeyring, keyring_backend
 
 HF_TOKEN = "hf_TestTokenAbcdefghijklmnopqrstuv12"
 OPENAI_KEY = "sk-proj-TestKey0123456789abcdefghijklmnop"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring backend that keeps passwords in a dict (plugged in with set_keyring).
-
-    Its priority raises, so keyring never picks it on its own.
-    """
-
-    @properties.classproperty
-    def priority(cls) -> float:  # noqa: N805 - keyring's classproperty
-        raise RuntimeError("only used when installed explicitly")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-        self.locked = False
-
-    def get_password(self, service: str, username: str) -> str | None:
-        if self.locked:
-            raise KeyringLocked("locked")
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        if self.locked:
-            raise KeyringLocked("locked")
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.passwords:
-            raise PasswordDeleteError("not found")
-        del self.passwords[(service, username)]
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    """An empty in-memory keyring for the test (the previous backend comes back after)."""
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def no_keyring() -> Iterator[None]:
-    """keyring's fail backend: what a machine without an OS keyring gets."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    try:
-        yield
-    finally:
-        keyring.set_keyring(previous)
 
 
 def all_bytes(folder: Path) -> bytes:
@@ -121,9 +64,7 @@ def test_nothing_under_the_user_folders_holds_the_token(
 def test_no_os_keyring_is_a_plain_error_and_never_a_file(
     backend: type, user_dirs: dict[str, Path], tmp_path: Path
 ) -> None:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(backend())
-    try:
+    with keyring_backend(backend()):
         with pytest.raises(SecretStoreError, match="No OS keyring") as caught:
             set_secret("openai", OPENAI_KEY)
         assert OPENAI_KEY not in str(caught.value)
@@ -132,8 +73,6 @@ def test_no_os_keyring_is_a_plain_error_and_never_a_file(
         with pytest.raises(SecretStoreError):
             secret_status()
         assert find_secret("openai") is None
-    finally:
-        keyring.set_keyring(previous)
     assert OPENAI_KEY.encode() not in all_bytes(tmp_path)
 
 

@@ -232,7 +232,7 @@ def test_training_runs_a_models_code_only_when_allowed(
     from ftstudio.core.events import Failed
     from ftstudio.core.project import create_project
     from ftstudio.engine.training import run_training
-    from tests.engine.training.conftest import sample_lines, tiny_config, write_dataset
+    from tests.tiny import sample_lines, tiny_config, write_dataset
 
     project = create_project(tmp_path / "project", "Custom code").folder
     write_dataset(project / "datasets" / "train.jsonl", sample_lines(8))

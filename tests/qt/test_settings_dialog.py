@@ -4,10 +4,8 @@ the OS keyring only (keyring's real API with an in-memory backend plugged in).""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 from keyring.backends import fail
 from PySide6.QtCore import QPoint, Qt
@@ -25,21 +23,10 @@ from ftstudio.qt.dialogs.settings_dialog import (
     SettingsDialog,
 )
 from ftstudio.qt.widgets.dataclass_form import FolderEdit
-from tests.core.test_secrets import MemoryKeyring
+from tests.fake_keyring import MemoryKeyring, keyring_backend
 
 TOKEN = "hf_DialogTestToken0123456789abcdefXYZ"
 KEY = "sk-proj-DialogTestKey0123456789abcdefghij"
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture
@@ -170,7 +157,7 @@ def test_a_token_goes_to_the_keyring_and_nowhere_else(
     qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
     assert memory_keyring.passwords[("ftstudio", "huggingface")] == TOKEN
     assert row.edit.text() == "", "the field is emptied at once"
-    assert row.status_label.text() == "Stored in test secrets MemoryKeyring."
+    assert row.status_label.text() == "Stored in fake keyring MemoryKeyring."
     assert row.remove_button.isEnabled()
 
     openai = accounts.rows["openai"]
@@ -220,12 +207,8 @@ def test_a_too_short_value_is_refused_and_still_cleared(
 def test_without_a_keyring_the_reason_is_shown_and_nothing_can_be_typed(
     dialog: SettingsDialog,
 ) -> None:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    try:
+    with keyring_backend(fail.Keyring()):
         dialog.accounts.refresh()
-    finally:
-        keyring.set_keyring(previous)
     for row in dialog.accounts.rows.values():
         assert "No OS keyring is available" in row.status_label.text()
         assert "never stores secrets in files" in row.status_label.text()
@@ -234,19 +217,16 @@ def test_without_a_keyring_the_reason_is_shown_and_nothing_can_be_typed(
         assert not row.remove_button.isEnabled()
 
 
-def test_opening_the_dialog_does_not_touch_the_keyring(qtbot) -> None:  # noqa: ANN001
+def test_opening_the_dialog_does_not_touch_the_keyring(
+    qtbot,  # noqa: ANN001
+    memory_keyring: MemoryKeyring,
+) -> None:
     """A locked keyring may ask to be unlocked: only the Accounts section reads it."""
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    backend.locked = True  # any read would raise
-    keyring.set_keyring(backend)
-    try:
-        widget = SettingsDialog(AppSettings())
-        qtbot.addWidget(widget)
-        widget.show()
-        assert not widget.accounts.loaded
-        widget.show_section(ACCOUNTS)
-        row = widget.accounts.rows["huggingface"]
-        assert "keyring is locked" in row.status_label.text()
-    finally:
-        keyring.set_keyring(previous)
+    memory_keyring.locked = True  # any read would raise
+    widget = SettingsDialog(AppSettings())
+    qtbot.addWidget(widget)
+    widget.show()
+    assert not widget.accounts.loaded
+    widget.show_section(ACCOUNTS)
+    row = widget.accounts.rows["huggingface"]
+    assert "keyring is locked" in row.status_label.text()

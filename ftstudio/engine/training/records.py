@@ -1,7 +1,8 @@
 """What a run leaves behind: its folder's files, its database row and its event log.
 
 :class:`RunRecorder` is the one writer of a run's ``run.json``, ``config.yaml``,
-``events.jsonl`` and database row (see :mod:`ftstudio.core.runs` for the layout).
+``events.jsonl`` and database row (see :mod:`ftstudio.core.runs` for the layout);
+what it shares with OpenAI runs is :class:`~ftstudio.engine.run_recorder.RunFolderRecorder`.
 Only the main process records; in the other processes of ``accelerate launch``
 every method does nothing. A locked or damaged run database never stops training:
 the problem is reported once as a warning and the run folder stays complete.
@@ -13,24 +14,20 @@ import contextlib
 import json
 import math
 import platform
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ftstudio.core.atomic import atomic_write_text
-from ftstudio.core.events import TrainingEvent, TrainingWarning, event_line
 from ftstudio.core.fields import to_mapping
 from ftstudio.core.project import MANIFEST
 from ftstudio.core.runs import (
-    RunPaths,
-    RunStore,
     RunStoreError,
     read_run_file,
     utc_now,
-    write_run_file,
 )
 from ftstudio.core.train_config import TrainConfig, save_config
+from ftstudio.engine.run_recorder import RunFolderRecorder
 from ftstudio.engine.training.checkpoints import config_hash
 
 IGNORED_FOR_HASH = ("output_dir",)
@@ -89,52 +86,11 @@ def runnable_config(config: TrainConfig, project: Path) -> TrainConfig:
     return replace(config, **changes)
 
 
-class RunRecorder:
-    """Writes a run's folder files, database row and events (main process only).
+class RunRecorder(RunFolderRecorder):
+    """Writes a local training run's folder files, database row and events (main process
+    only; see :class:`~ftstudio.engine.run_recorder.RunFolderRecorder` for the arguments)."""
 
-    Args:
-        paths: the run folder's layout.
-        project: the project folder (its ``runs/runs.sqlite`` is the database).
-        is_main: whether this process records; others do nothing.
-        on_event: the caller's listener, called after each event is logged.
-    """
-
-    def __init__(
-        self,
-        paths: RunPaths,
-        project: Path,
-        *,
-        is_main: bool = True,
-        on_event: Callable[[TrainingEvent], None] | None = None,
-    ) -> None:
-        self.paths = paths
-        self.project = project
-        self.is_main = is_main
-        self.on_event = on_event
-        self.run_id = paths.root.name
-        self.info: dict[str, Any] = {}
-        self.store: RunStore | None = None
-        self._db_warned = False
-        if is_main:
-            paths.root.mkdir(parents=True, exist_ok=True)
-            try:
-                self.store = RunStore.for_project(project)
-            except RunStoreError as error:
-                self._db_warning(error)
-
-    # ---- Events
-    def emit(self, event: TrainingEvent) -> None:
-        """Append ``event`` to ``events.jsonl`` and pass it to the listener."""
-        if not self.is_main:
-            return
-        with self.paths.events.open("a", encoding="utf-8") as handle:
-            handle.write(event_line(event) + "\n")
-        if self.on_event is not None:
-            self.on_event(event)
-
-    def warn(self, code: str, message: str, step: int = 0) -> None:
-        """Emit a :class:`~ftstudio.core.events.TrainingWarning`."""
-        self.emit(TrainingWarning(code=code, message=message, step=step))
+    GOES_ON = "Training goes on; the run folder has everything."
 
     # ---- Lifecycle
     def create(self, config: TrainConfig, *, name: str | None) -> None:
@@ -156,7 +112,7 @@ class RunRecorder:
             "sessions": [],
         }
         self.save()
-        self._db_create(config, name)
+        self.create_row(**self._row(config, name))
 
     def reopen(self, config: TrainConfig, *, name: str | None, step: int) -> None:
         """A resumed run: ``run.json`` read back, metrics after ``step`` dropped."""
@@ -172,8 +128,7 @@ class RunRecorder:
         self.info["versions"] = library_versions()
         truncate_metrics(self.paths.metrics, step)
         self.save()
-        if self._db(lambda store: store.find_by_path(self.paths.root)) is None:
-            self._db_create(config, name)
+        self.ensure_row(**self._row(config, name))
 
     def save_resume_config(self, config: TrainConfig, step: int) -> Path:
         """Keep a changed configuration beside the original: ``config.resume-<step>.yaml``."""
@@ -226,49 +181,19 @@ class RunRecorder:
             self.info["message"] = message or error
             if adapter is not None:
                 self.info["adapter"] = str(adapter)
-            sessions = self.info.get("sessions") or []
-            if sessions:
-                sessions[-1].update(ended=now, status=status)
+            self.end_session(status, now)
             with contextlib.suppress(OSError):
                 self.save()
         self.update_row(**changes)
 
-    def save(self) -> None:
-        """Write ``run.json`` (atomically)."""
-        if self.is_main and self.info:
-            write_run_file(self.paths.root, self.info)
-
-    def update_row(self, **changes: Any) -> None:
-        """Change the run's database row (a database problem becomes one warning)."""
-        self._db(lambda store: store.update(self.run_id, **changes))
-
     # ---- Run database
-    def _db_create(self, config: TrainConfig, name: str | None) -> None:
-        self._db(
-            lambda store: store.create(
-                run_id=self.run_id,
-                name=name or self.run_id,
-                path=self.paths.root,
-                method=config.method,
-                base_model=config.base_model,
-                dataset=config.dataset,
-            )
-        )
-
-    def _db(self, action: Callable[[RunStore], Any]) -> Any:
-        if self.store is None or not self.is_main:
-            return None
-        try:
-            return action(self.store)
-        except RunStoreError as error:
-            self._db_warning(error)
-            return None
-
-    def _db_warning(self, error: Exception) -> None:
-        if self._db_warned:
-            return
-        self._db_warned = True
-        self.warn("run_database", f"{error} Training goes on; the run folder has everything.")
+    def _row(self, config: TrainConfig, name: str | None) -> dict[str, str]:
+        return {
+            "name": name or self.run_id,
+            "method": config.method,
+            "base_model": config.base_model,
+            "dataset": config.dataset,
+        }
 
 
 def truncate_metrics(path: Path, step: int) -> None:

@@ -70,7 +70,7 @@ class RunChoice:
         parts = [self.name, self.status]
         if self.method:
             parts.append(self.method)
-        when = _short_time(self.created)
+        when = local_time_text(self.created)
         if when:
             parts.append(when)
         return " · ".join(parts)
@@ -163,11 +163,12 @@ def _complete_checkpoint(path: Path, step: int) -> bool:
     return isinstance(data, dict) and data.get("step") == step
 
 
-def _short_time(created: str) -> str:
+def local_time_text(created: str, pattern: str = "%d %b %H:%M") -> str:
+    """An ISO time as local time in ``pattern``; ``""`` when it is not a time."""
     try:
         moment = datetime.fromisoformat(created)
     except ValueError:
         return ""
     if moment.tzinfo is not None:
         moment = moment.astimezone()
-    return f"{moment:%d %b %H:%M}"
+    return moment.strftime(pattern)

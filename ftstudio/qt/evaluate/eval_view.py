@@ -11,11 +11,10 @@ where it can also be rated.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QItemSelection, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -43,8 +42,7 @@ from ftstudio.core.evaluation.results import EvalExample, EvalReport, load_repor
 from ftstudio.core.evaluation.settings import EVAL_SETTINGS, GenerationSettings
 from ftstudio.core.project import Project
 from ftstudio.core.runs import RunPaths, RunStoreError, read_run_file
-from ftstudio.qt.dataset.workers import TaskRunner
-from ftstudio.qt.evaluate.choices import AdapterOption, RunChoice
+from ftstudio.qt.evaluate.choices import AdapterOption, RunChoice, local_time_text
 from ftstudio.qt.evaluate.models import (
     BETTER,
     EvalExamplesModel,
@@ -53,9 +51,11 @@ from ftstudio.qt.evaluate.models import (
 )
 from ftstudio.qt.evaluate.progress import TaskProgress
 from ftstudio.qt.evaluate.rating import EVALUATION_VERDICTS, Candidate, RatingBar
-from ftstudio.qt.evaluate.workers import STATUS, Mailbox, evaluation_task
+from ftstudio.qt.evaluate.task_view import TaskView
+from ftstudio.qt.evaluate.workers import evaluation_task
 from ftstudio.qt.shortcuts import add_shortcut
 from ftstudio.qt.ui_state import remember_splitter
+from ftstudio.qt.widgets.tables import setup_record_table
 
 VALIDATION_SOURCE = "validation split"
 """A report's ``source`` when the run's validation split was evaluated."""
@@ -93,7 +93,7 @@ EMPTY_TEXT = (
 )
 
 
-class EvalView(QWidget):
+class EvalView(TaskView):
     """Run an evaluation and browse its report.
 
     Signals:
@@ -110,26 +110,12 @@ class EvalView(QWidget):
         rating: rates the selected example's answers.
     """
 
-    sig_busy_changed = Signal(bool)
     sig_report_shown = Signal(object)
     sig_reveal_requested = Signal(object, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.project: Project | None = None
-        self.run: RunChoice | None = None
-        self.adapter: AdapterOption | None = None
         self.report: EvalReport | None = None
-        self.blocked = ""
-        self.mailbox = Mailbox()
-        self.runner = TaskRunner(self)
-        self.runner.sig_finished.connect(self._on_finished)
-        self.runner.sig_failed.connect(self._on_failed)
-        self.runner.sig_cancelled.connect(self._on_cancelled)
-        self.runner.sig_idle.connect(self._on_idle)
-        self._drain_timer = QTimer(self)
-        self._drain_timer.setInterval(100)
-        self._drain_timer.timeout.connect(self._drain)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
@@ -215,12 +201,7 @@ class EvalView(QWidget):
         self.examples_table = QTableView()
         self.examples_table.setObjectName("evalExamples")
         self.examples_table.setModel(self.examples_model)
-        self.examples_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.examples_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.examples_table.setAlternatingRowColors(True)
-        self.examples_table.setWordWrap(False)
-        self.examples_table.verticalHeader().setVisible(False)
-        self.examples_table.verticalHeader().setDefaultSectionSize(26)
+        setup_record_table(self.examples_table)
         header = self.examples_table.horizontalHeader()
         header.setStretchLastSection(False)
         for column in (0, 1, 6, 7):
@@ -323,7 +304,7 @@ class EvalView(QWidget):
 
     def set_target(self, run: RunChoice | None, adapter: AdapterOption | None) -> None:
         """Evaluate ``run`` with ``adapter``; shows the run's saved report, if any."""
-        same_run = (run.run_dir if run else None) == (self.run.run_dir if self.run else None)
+        same_run = self._same_run(run)
         self.run, self.adapter = run, adapter
         has_split = run is not None and RunPaths(run.run_dir).val_file.is_file()
         self.split_radio.setEnabled(has_split)
@@ -342,21 +323,7 @@ class EvalView(QWidget):
 
     def load_saved_report(self) -> EvalReport | None:
         """Show the current run's saved report (or the empty state); returns it."""
-        report = None
-        if self.run is not None:
-            try:
-                report = load_report(self.run.run_dir)
-            except ValueError as error:
-                self.show_report(None)
-                self.progress.set_status(str(error), error=True)
-                return None
-        self.show_report(report)
-        self.progress.set_status(
-            f"Saved evaluation: {_relative(report_path(self.run.run_dir), self.run.run_dir)}"
-            if report is not None and self.run is not None
-            else ""
-        )
-        return report
+        return self._load_saved(load_report, self.show_report, report_path, "Saved evaluation")
 
     def settings(self) -> GenerationSettings:
         """The evaluation's sampling settings (greedy; max new tokens from the form)."""
@@ -369,11 +336,6 @@ class EvalView(QWidget):
         text = self.file_edit.text().strip()
         return Path(text) if text else None
 
-    def set_blocked(self, reason: str) -> None:
-        """Refuse to start while another tab works (``reason`` says why; ``""``: allowed)."""
-        self.blocked = reason
-        self._update_controls()
-
     def run_evaluation(
         self,
         *,
@@ -382,10 +344,7 @@ class EvalView(QWidget):
         settings: GenerationSettings | None = None,
     ) -> bool:
         """Start evaluating (the form's choices unless given); ``False`` (explained) if not."""
-        if self.run is None or self.is_busy():
-            return False
-        if self.blocked:
-            self.progress.set_status(self.blocked, error=True)
+        if self.run is None or self.is_busy() or self._refused():
             return False
         if data is not None:
             self.file_radio.setChecked(True)
@@ -406,8 +365,6 @@ class EvalView(QWidget):
                     f"{source} does not exist. Choose another file.", error=True
                 )
                 return False
-        self.mailbox.clear()
-        self.progress.set_status("Starting…")
         task = evaluation_task(
             self.run.run_dir,
             data=source,
@@ -416,26 +373,8 @@ class EvalView(QWidget):
             adapter=self.adapter.path if self.adapter else None,
             mailbox=self.mailbox,
         )
-        self.runner.start(task, "Evaluating")
-        self._drain_timer.start()
-        self._update_controls()
-        self.sig_busy_changed.emit(True)
+        self._start(task, "Evaluating")
         return True
-
-    def cancel(self) -> None:
-        """Stop the evaluation (nothing is saved)."""
-        if self.is_busy():
-            self.runner.cancel()
-            self.progress.set_status("Cancelling…")
-
-    def is_busy(self) -> bool:
-        """Whether an evaluation is running."""
-        return self.runner.is_running()
-
-    def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel and wait for the evaluation (before closing)."""
-        self.runner.cancel()
-        return self.runner.wait(timeout_ms)
 
     def show_report(self, report: EvalReport | None) -> None:
         """Show ``report`` (``None``: the empty state)."""
@@ -539,12 +478,6 @@ class EvalView(QWidget):
             source,
         )
 
-    @Slot()
-    def _drain(self) -> None:
-        for kind, value in self.mailbox.drain():
-            if kind == STATUS:
-                self.progress.set_status(str(value))
-
     @Slot(object)
     def _on_finished(self, report: object) -> None:
         self._drain()
@@ -555,22 +488,6 @@ class EvalView(QWidget):
             f"Evaluated {count} example{'s' if count != 1 else ''}; the report is saved with "
             "the run (eval/report.json)."
         )
-
-    @Slot()
-    def _on_cancelled(self) -> None:
-        self.mailbox.clear()
-        self.progress.set_status("Cancelled; nothing was saved.")
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.mailbox.clear()
-        self.progress.set_status(message, error=True)
-
-    @Slot()
-    def _on_idle(self) -> None:
-        self._drain_timer.stop()
-        self._update_controls()
-        self.sig_busy_changed.emit(False)
 
     # ---- Internals
     def _fit_summary_height(self) -> None:
@@ -647,7 +564,7 @@ def _report_info(report: EvalReport, run: RunChoice | None) -> str:
         f"max {report.settings.max_new_tokens} new tokens, "
         + ("greedy" if report.settings.greedy else f"temperature {report.settings.temperature:g}"),
     ]
-    when = _local_time(report.created)
+    when = local_time_text(report.created, "%d %b %Y %H:%M")
     if when:
         parts.insert(0, f"Evaluated {when}")
     text = " · ".join(parts)
@@ -688,20 +605,3 @@ def _scores_text(scores: dict[str, float]) -> str:
 
 def _html(text: object) -> str:
     return escape(str(text)).replace("\n", "<br>")
-
-
-def _local_time(created: str) -> str:
-    try:
-        moment = datetime.fromisoformat(created)
-    except ValueError:
-        return ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone()
-    return f"{moment:%d %b %Y %H:%M}"
-
-
-def _relative(path: Path, folder: Path) -> str:
-    try:
-        return path.relative_to(folder).as_posix()
-    except ValueError:
-        return str(path)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
@@ -28,12 +27,13 @@ from PySide6.QtWidgets import (
 
 from ftstudio.core.evaluation.example_loss import ExampleLoss, load_losses, losses_path
 from ftstudio.core.project import Project
-from ftstudio.qt.dataset.workers import TaskRunner
 from ftstudio.qt.evaluate.choices import AdapterOption, RunChoice
 from ftstudio.qt.evaluate.models import ExampleLossModel, FlaggedFilter
 from ftstudio.qt.evaluate.progress import TaskProgress
-from ftstudio.qt.evaluate.workers import STATUS, Mailbox, losses_task
+from ftstudio.qt.evaluate.task_view import TaskView
+from ftstudio.qt.evaluate.workers import losses_task
 from ftstudio.qt.shortcuts import add_shortcut
+from ftstudio.qt.widgets.tables import setup_record_table
 
 EMPTY_TEXT = (
     "No example losses for this run yet. Compute them to rank every training and validation "
@@ -42,7 +42,7 @@ EMPTY_TEXT = (
 )
 
 
-class LossesView(QWidget):
+class LossesView(TaskView):
     """Compute, rank and browse per-example losses; open an example in the editor.
 
     Signals:
@@ -56,26 +56,11 @@ class LossesView(QWidget):
         table: the view; runner: computes the losses.
     """
 
-    sig_busy_changed = Signal(bool)
     sig_losses_shown = Signal(object)
     sig_reveal_requested = Signal(object, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.project: Project | None = None
-        self.run: RunChoice | None = None
-        self.adapter: AdapterOption | None = None
-        self.blocked = ""
-        self.mailbox = Mailbox()
-        self.runner = TaskRunner(self)
-        self.runner.sig_finished.connect(self._on_finished)
-        self.runner.sig_failed.connect(self._on_failed)
-        self.runner.sig_cancelled.connect(self._on_cancelled)
-        self.runner.sig_idle.connect(self._on_idle)
-        self._drain_timer = QTimer(self)
-        self._drain_timer.setInterval(100)
-        self._drain_timer.timeout.connect(self._drain)
-
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
         layout.setSpacing(8)
@@ -107,12 +92,7 @@ class LossesView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("exampleLosses")
         self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(26)
+        setup_record_table(self.table)
         header = self.table.horizontalHeader()
         for column, width in enumerate((52, 84, 56, 76, 64, 150)):
             header.resizeSection(column, width)
@@ -147,7 +127,7 @@ class LossesView(QWidget):
 
     def set_target(self, run: RunChoice | None, adapter: AdapterOption | None) -> None:
         """Measure ``run`` with ``adapter``; shows the run's saved losses, if any."""
-        same_run = (run.run_dir if run else None) == (self.run.run_dir if self.run else None)
+        same_run = self._same_run(run)
         self.run, self.adapter = run, adapter
         if not same_run and not self.is_busy():
             self.load_saved_losses()
@@ -155,21 +135,7 @@ class LossesView(QWidget):
 
     def load_saved_losses(self) -> list[ExampleLoss] | None:
         """Show the current run's saved losses (or the empty state); returns them."""
-        rows = None
-        if self.run is not None:
-            try:
-                rows = load_losses(self.run.run_dir)
-            except ValueError as error:
-                self.show_losses(None)
-                self.progress.set_status(str(error), error=True)
-                return None
-        self.show_losses(rows)
-        saved = ""
-        if rows is not None and self.run is not None:
-            relative = losses_path(self.run.run_dir).relative_to(self.run.run_dir)
-            saved = f"Saved losses: {relative.as_posix()}"
-        self.progress.set_status(saved)
-        return rows
+        return self._load_saved(load_losses, self.show_losses, losses_path, "Saved losses")
 
     def show_losses(self, rows: list[ExampleLoss] | None) -> None:
         """Show ``rows`` ranked as given (``None``: the empty state)."""
@@ -200,47 +166,17 @@ class LossesView(QWidget):
             for row in range(self.proxy.rowCount())
         ]
 
-    def set_blocked(self, reason: str) -> None:
-        """Refuse to start while another tab works (``reason`` says why; ``""``: allowed)."""
-        self.blocked = reason
-        self._update_controls()
-
     def compute(self) -> bool:
         """Start computing the losses; ``False`` if no run is chosen or one is running."""
-        if self.run is None or self.is_busy():
+        if self.run is None or self.is_busy() or self._refused():
             return False
-        if self.blocked:
-            self.progress.set_status(self.blocked, error=True)
-            return False
-        self.mailbox.clear()
-        self.progress.set_status("Starting…")
-        self.runner.start(
-            losses_task(
-                self.run.run_dir,
-                adapter=self.adapter.path if self.adapter else None,
-                mailbox=self.mailbox,
-            ),
-            "Computing losses",
+        task = losses_task(
+            self.run.run_dir,
+            adapter=self.adapter.path if self.adapter else None,
+            mailbox=self.mailbox,
         )
-        self._drain_timer.start()
-        self._update_controls()
-        self.sig_busy_changed.emit(True)
+        self._start(task, "Computing losses")
         return True
-
-    def cancel(self) -> None:
-        """Stop computing (nothing is saved)."""
-        if self.is_busy():
-            self.runner.cancel()
-            self.progress.set_status("Cancelling…")
-
-    def is_busy(self) -> bool:
-        """Whether losses are being computed."""
-        return self.runner.is_running()
-
-    def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel and wait (before closing)."""
-        self.runner.cancel()
-        return self.runner.wait(timeout_ms)
 
     def selected_row(self) -> ExampleLoss | None:
         """The selected row, if any."""
@@ -270,12 +206,6 @@ class LossesView(QWidget):
     def _on_double_clicked(self, index: QModelIndex) -> None:
         self.reveal(self.model.loss_row(self.proxy.mapToSource(index).row()))
 
-    @Slot()
-    def _drain(self) -> None:
-        for kind, value in self.mailbox.drain():
-            if kind == STATUS:
-                self.progress.set_status(str(value))
-
     @Slot(object)
     def _on_finished(self, rows: object) -> None:
         self._drain()
@@ -286,22 +216,6 @@ class LossesView(QWidget):
             f"Ranked {len(rows):,} examples by loss; {flagged:,} flagged. Saved with the run "
             "(eval/example_losses.jsonl)."
         )
-
-    @Slot()
-    def _on_cancelled(self) -> None:
-        self.mailbox.clear()
-        self.progress.set_status("Cancelled; nothing was saved.")
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.mailbox.clear()
-        self.progress.set_status(message, error=True)
-
-    @Slot()
-    def _on_idle(self) -> None:
-        self._drain_timer.stop()
-        self._update_controls()
-        self.sig_busy_changed.emit(False)
 
     def _update_controls(self) -> None:
         busy = self.is_busy()

@@ -11,13 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-)
+from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QFont
 
 from ftstudio.core.evaluation.example_loss import (
@@ -27,6 +21,7 @@ from ftstudio.core.evaluation.example_loss import (
     ExampleLoss,
 )
 from ftstudio.core.evaluation.results import EvalExample
+from ftstudio.qt.widgets.row_model import Index, RowTableModel
 
 CELL_CHARS = 160
 """How much of a text a table cell shows (the detail pane shows it all)."""
@@ -48,8 +43,6 @@ FLAG_COLOURS = {
     FLAG_DUPLICATE: QColor(245, 158, 11, 80),
 }
 """Background of a flagged row's Flags cell, by its most serious flag (this order)."""
-
-_Index = QModelIndex | QPersistentModelIndex
 
 
 def one_line(text: str, limit: int = CELL_CHARS) -> str:
@@ -101,7 +94,7 @@ def better_side(name: str, base: float | None, tuned: float | None) -> str | Non
     return "tuned" if (tuned > base) == higher else "base"
 
 
-class EvalExamplesModel(QAbstractTableModel):
+class EvalExamplesModel(RowTableModel[EvalExample]):
     """The evaluated examples: prompt, reference, both answers and their ROUGE-L."""
 
     COLUMNS = (
@@ -116,44 +109,21 @@ class EvalExamplesModel(QAbstractTableModel):
     )
     TEXT_COLUMNS = (2, 3, 4, 5)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.examples: list[EvalExample] = []
+    @property
+    def examples(self) -> list[EvalExample]:
+        """The examples shown."""
+        return self.items
 
     def set_examples(self, examples: Sequence[EvalExample]) -> None:
         """Show ``examples``."""
-        self.beginResetModel()
-        self.examples = list(examples)
-        self.endResetModel()
+        self.set_items(examples)
 
     def example(self, row: int) -> EvalExample:
         """The example in ``row``."""
-        return self.examples[row]
+        return self.item(row)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
-        """Examples shown."""
-        return 0 if parent.isValid() else len(self.examples)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
-        """Columns."""
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(  # noqa: N802 - Qt API
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        """Column titles."""
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def cell(self, example: EvalExample, row: int, column: int, role: int) -> Any:
         """Cells: short texts, scores; the better ROUGE-L highlighted."""
-        if not index.isValid():
-            return None
-        example = self.examples[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.UserRole:
-            return example
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(example, column)
         if role == Qt.ItemDataRole.ToolTipRole and column in self.TEXT_COLUMNS:
@@ -186,51 +156,28 @@ class EvalExamplesModel(QAbstractTableModel):
         return example.base_answer if column == 4 else example.tuned_answer
 
 
-class ExampleLossModel(QAbstractTableModel):
+class ExampleLossModel(RowTableModel[ExampleLoss]):
     """Per-example losses, ranked by loss (highest first), flags coloured."""
 
     COLUMNS = ("Rank", "Split", "Line", "Loss", "Tokens", "Flags", "Why / preview")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[ExampleLoss] = []
+    @property
+    def rows(self) -> list[ExampleLoss]:
+        """The rows shown, in order."""
+        return self.items
 
     def set_rows(self, rows: Sequence[ExampleLoss]) -> None:
         """Show ``rows`` in the order given (the core ranks them)."""
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
+        self.set_items(rows)
 
     def loss_row(self, row: int) -> ExampleLoss:
         """The row at ``row``."""
-        return self.rows[row]
+        return self.item(row)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
-        """Rows shown."""
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
-        """Columns."""
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(  # noqa: N802 - Qt API
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        """Column titles."""
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def cell(self, item: ExampleLoss, row: int, column: int, role: int) -> Any:
         """Cells; the Flags cell coloured by its most serious flag."""
-        if not index.isValid():
-            return None
-        item = self.rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.UserRole:
-            return item
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(item, index.row(), column)
+            return self._display(item, row, column)
         if role == Qt.ItemDataRole.ToolTipRole and column in (5, 6):
             parts = [item.detail] if item.detail else []
             parts.append(item.preview)
@@ -278,7 +225,7 @@ class FlaggedFilter(QSortFilterProxyModel):
         self.flagged_only = flagged_only
         self.endFilterChange()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
         """Whether the row passes the filter."""
         if not self.flagged_only:
             return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 
 from ftstudio.core.evaluation.settings import GenerationSettings
 from ftstudio.core.project import Project
-from ftstudio.qt.dataset.workers import TaskRunner
 from ftstudio.qt.evaluate.choices import AdapterOption, RunChoice
 from ftstudio.qt.evaluate.progress import TaskProgress
 from ftstudio.qt.evaluate.rating import PLAYGROUND_VERDICTS, Candidate, RatingBar
+from ftstudio.qt.evaluate.task_view import TaskView
 from ftstudio.qt.evaluate.transcript import DONE, FAILED, STOPPED, STREAMING, TranscriptPane, Turn
 from ftstudio.qt.evaluate.workers import (
     BASE,
@@ -36,7 +36,6 @@ from ftstudio.qt.evaluate.workers import (
     TUNED,
     ChatAnswers,
     ChatRequest,
-    Mailbox,
     ModelHolder,
     chat_task,
     conversation,
@@ -45,9 +44,6 @@ from ftstudio.qt.shortcuts import add_shortcut
 from ftstudio.qt.ui_state import remember_splitter
 from ftstudio.qt.widgets.card import Card
 from ftstudio.qt.widgets.dataclass_form import DataclassForm
-
-DRAIN_INTERVAL_MS = 30
-"""How often streamed text is painted while a task runs."""
 
 
 class PromptEdit(QPlainTextEdit):
@@ -68,7 +64,7 @@ class PromptEdit(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
-class PlaygroundView(QWidget):
+class PlaygroundView(TaskView):
     """Ask both models, watch the answers stream in, rate them.
 
     Signals:
@@ -85,30 +81,20 @@ class PlaygroundView(QWidget):
         rating: the rating row under the answers.
     """
 
-    sig_busy_changed = Signal(bool)
     sig_partial = Signal(str, str)
     sig_answered = Signal(object)
     sig_reveal_requested = Signal(object, int)
 
+    DRAIN_INTERVAL_MS = 30
+    """How often streamed text is painted while a task runs."""
+    CANCEL_STATUS = "Stopping…"
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.project: Project | None = None
-        self.run: RunChoice | None = None
-        self.adapter: AdapterOption | None = None
         self.holder = ModelHolder()
-        self.mailbox = Mailbox()
-        self.runner = TaskRunner(self)
         self._started_at = 0.0
         self._settings_used = GenerationSettings()
         self._conversations: dict[str, tuple[dict[str, str], ...]] = {}
-        self.blocked = ""
-        self._drain_timer = QTimer(self)
-        self._drain_timer.setInterval(DRAIN_INTERVAL_MS)
-        self._drain_timer.timeout.connect(self._drain)
-        self.runner.sig_finished.connect(self._on_finished)
-        self.runner.sig_failed.connect(self._on_failed)
-        self.runner.sig_cancelled.connect(self._on_cancelled)
-        self.runner.sig_idle.connect(self._on_idle)
 
         outer = QHBoxLayout(self)
         outer.setContentsMargins(10, 10, 10, 10)
@@ -121,7 +107,7 @@ class PlaygroundView(QWidget):
         for keys in ("Ctrl+Return", "Ctrl+Enter"):  # the main and the keypad Enter
             add_shortcut(self, keys, "Send the prompt to both models", self.send, context)
         self._update_titles()
-        self._update_buttons()
+        self._update_controls()
 
     def _build_main_column(self) -> QVBoxLayout:
         column = QVBoxLayout()
@@ -212,7 +198,7 @@ class PlaygroundView(QWidget):
         if changed and not self.is_busy():
             self.clear()
         self._update_titles()
-        self._update_buttons()
+        self._update_controls()
 
     def settings(self) -> GenerationSettings:
         """The sampling settings in the form."""
@@ -225,22 +211,10 @@ class PlaygroundView(QWidget):
         for name, editor in self.settings_form.editors.items():
             editor.setValue(getattr(settings, name))  # type: ignore[attr-defined]
 
-    def is_busy(self) -> bool:
-        """Whether the models are answering (or loading)."""
-        return self.runner.is_running()
-
-    def set_blocked(self, reason: str) -> None:
-        """Refuse to start while another tab works (``reason`` says why; ``""``: allowed)."""
-        self.blocked = reason
-        self._update_buttons()
-
     def send(self, question: str | None = None) -> bool:
         """Ask both models ``question`` (default: the prompt box); ``False`` if not possible."""
         text = (self.prompt_edit.toPlainText() if question is None else question).strip()
-        if not text or self.run is None or self.is_busy():
-            return False
-        if self.blocked:
-            self.progress.set_status(self.blocked, error=True)
+        if not text or self.run is None or self.is_busy() or self._refused():
             return False
         system = self.system_edit.toPlainText()
         settings = self.settings()
@@ -263,20 +237,13 @@ class PlaygroundView(QWidget):
         self.prompt_edit.clear()
         self.rating.set_candidates([])
         self.rating.clear_status()
-        self.mailbox.clear()
         self._started_at = time.monotonic()
-        self.progress.set_status("Starting…")
-        self.runner.start(chat_task(request, self.holder, self.mailbox), "Answering")
-        self._drain_timer.start()
-        self._update_buttons()
-        self.sig_busy_changed.emit(True)
+        self._start(chat_task(request, self.holder, self.mailbox), "Answering")
         return True
 
     def stop(self) -> None:
         """Stop answering (the partial answers stay on screen, out of the conversation)."""
-        if self.is_busy():
-            self.runner.cancel()
-            self.progress.set_status("Stopping…")
+        self.cancel()
 
     def clear(self) -> None:
         """Start a new conversation (not while answering)."""
@@ -288,12 +255,11 @@ class PlaygroundView(QWidget):
         self.rating.set_candidates([])
         self.rating.clear_status()
         self.progress.set_status("")
-        self._update_buttons()
+        self._update_controls()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop answering, wait for the task, and free the model (before closing)."""
-        self.runner.cancel()
-        finished = self.runner.wait(timeout_ms)
+        finished = super().shutdown(timeout_ms)
         if finished:
             self.holder.close()
         return finished
@@ -341,12 +307,6 @@ class PlaygroundView(QWidget):
         self._end_turns(FAILED)
         self.progress.set_status(message, error=True)
 
-    @Slot()
-    def _on_idle(self) -> None:
-        self._drain_timer.stop()
-        self._update_buttons()
-        self.sig_busy_changed.emit(False)
-
     # ---- Internals
     def _pane(self, side: str) -> TranscriptPane:
         return self.base_pane if side == BASE else self.tuned_pane
@@ -389,7 +349,7 @@ class PlaygroundView(QWidget):
         for pane in (self.base_pane, self.tuned_pane):
             pane.set_placeholder(placeholder)
 
-    def _update_buttons(self) -> None:
+    def _update_controls(self) -> None:
         busy = self.is_busy()
         self.send_button.setEnabled(self.run is not None and not busy and not self.blocked)
         self.send_button.setToolTip(self.blocked or "Ask both models (Ctrl+Enter)")

@@ -19,6 +19,7 @@ from ftstudio.core.runs_compare import ExportInfo
 from ftstudio.qt.export.parity_view import FAIL_COLOUR, PASS_COLOUR
 from ftstudio.qt.runs.table_model import local_time
 from ftstudio.qt.style import readable
+from ftstudio.qt.widgets.file_table import relative_text
 
 VERDICTS = {
     "passed": ("✓ passed", PASS_COLOUR),
@@ -64,7 +65,7 @@ class ExportsTable(QTreeWidget):
             text, colour = VERDICTS[info.verdict]
             item = QTreeWidgetItem(
                 [
-                    _relative(info.path, project_folder),
+                    relative_text(info.path, project_folder),
                     info.description or info.format or "?",
                     info.run_id or "?",
                     local_time(info.created or None),
@@ -104,12 +105,3 @@ class ExportsTable(QTreeWidget):
     def _on_item_double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
         info = item.data(0, Qt.ItemDataRole.UserRole)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(info.path)))
-
-
-def _relative(path: Path, folder: Path | None) -> str:
-    if folder is None:
-        return str(path)
-    try:
-        return path.resolve().relative_to(Path(folder).resolve()).as_posix()
-    except (ValueError, OSError):
-        return str(path)

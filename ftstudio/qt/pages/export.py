@@ -50,6 +50,9 @@ from ftstudio.qt.shortcuts import add_shortcut
 from ftstudio.qt.style import error_style
 from ftstudio.qt.training.text import format_duration, format_loss
 from ftstudio.qt.widgets.card import Card
+from ftstudio.qt.widgets.close_guard import CloseGuard
+from ftstudio.qt.widgets.file_table import relative_text
+from ftstudio.qt.widgets.messages import ask
 
 EXPORTS_FOLDER = "exports"
 FORMAT_TITLES = {
@@ -127,7 +130,9 @@ class ExportPage(Page):
         self.runner.sig_failed.connect(self._on_runner_failed)
         self.runner.sig_cancelled.connect(self._on_runner_cancelled)
         self.runner.sig_idle.connect(self._on_runner_idle)
-        self._window_to_close: QWidget | None = None
+        self._close_guard = CloseGuard(
+            self.is_running, self._ask_cancel_to_close, self.cancel_export
+        )
         self._build_form_card()
         self._build_result_card()
         self._build_exports_card()
@@ -397,36 +402,7 @@ class ExportPage(Page):
     def confirm_close(self, window: QWidget) -> bool:
         """Whether ``window`` may close now. During an export, asks; if the user agrees,
         cancels it and closes ``window`` once it has stopped (at the end of its phase)."""
-        if not self.is_running():
-            return True
-        if self._window_to_close is not None:
-            return False  # already cancelling in order to close
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "An export is running",
-            "An export is being written. Cancel it and close?",
-            QMessageBox.StandardButton.NoButton,
-            window,
-        )
-        box.setObjectName("confirmCancelExport")
-        box.setInformativeText(
-            "The export stops at the end of its current step and removes what it wrote so "
-            "far; the window closes then."
-        )
-        cancel = box.addButton("Cancel export and close", QMessageBox.ButtonRole.AcceptRole)
-        keep = box.addButton("Keep exporting", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
-        box.exec()
-        clicked = box.clickedButton()
-        box.deleteLater()
-        if clicked is not cancel:
-            return False
-        if not self.is_running():
-            return True
-        self._window_to_close = window
-        self.cancel_export()
-        return False
+        return self._close_guard.confirm(window)
 
     def show_export(self, info: ExportInfo | None) -> None:
         """Show an export's parity report in the Parity check card."""
@@ -437,7 +413,7 @@ class ExportPage(Page):
                 None, "Export a run to see its parity check here, or pick an earlier export below."
             )
         else:
-            where = _relative(info.path, self.project.folder if self.project else None)
+            where = relative_text(info.path, self.project.folder if self.project else None)
             self.result_title.setText(
                 f"<b>{where}</b> · {info.description or info.format} · from run "
                 f"{info.run_id or '?'} · {local_time(info.created or None)}"
@@ -544,9 +520,23 @@ class ExportPage(Page):
         self.sig_export_cancelled.emit()
 
     def _on_runner_idle(self) -> None:
-        window, self._window_to_close = self._window_to_close, None
-        if window is not None:
-            window.close()
+        self._close_guard.task_ended()
+
+    def _ask_cancel_to_close(self, window: QWidget) -> bool:
+        cancel = "Cancel export and close"
+        answer = ask(
+            window,
+            "confirmCancelExport",
+            "An export is running",
+            "An export is being written. Cancel it and close?",
+            "The export stops at the end of its current step and removes what it wrote so "
+            "far; the window closes then.",
+            [
+                (cancel, QMessageBox.ButtonRole.AcceptRole),
+                ("Keep exporting", QMessageBox.ButtonRole.RejectRole),
+            ],
+        )
+        return answer == cancel
 
     def _on_export_selected(self, info: ExportInfo | None) -> None:
         if info is not None or self._shown is not None:
@@ -588,12 +578,3 @@ def _run_label(run: RunSummary) -> str:
     if run.status != "finished":
         parts.append(run.status)
     return " · ".join(part for part in parts if part)
-
-
-def _relative(path: Path, folder: Path | None) -> str:
-    if folder is None:
-        return str(path)
-    try:
-        return path.resolve().relative_to(Path(folder).resolve()).as_posix()
-    except (ValueError, OSError):
-        return str(path)

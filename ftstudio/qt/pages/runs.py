@@ -61,7 +61,8 @@ from ftstudio.qt.runs.table_model import (
 from ftstudio.qt.shortcuts import declare_shortcut
 from ftstudio.qt.style import error_style
 from ftstudio.qt.widgets.card import Card
-from ftstudio.qt.widgets.messages import show_warning
+from ftstudio.qt.widgets.messages import ask, show_warning
+from ftstudio.qt.widgets.tables import setup_record_table
 
 CURVES_HEIGHT = 320
 TABLE_ROWS = 12
@@ -168,13 +169,8 @@ class RunsPage(Page):
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(column_index("created"), Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        setup_record_table(self.table, QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(26)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
@@ -427,29 +423,23 @@ class RunsPage(Page):
             text = f"Move the run “{runs[0].name}” to the trash?"
         else:
             text = f"Move these {len(runs)} runs to the trash?"
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Delete runs",
-            text,
-            QMessageBox.StandardButton.NoButton,
-            self,
-        )
-        box.setObjectName("confirmDeleteRuns")
         listed = "\n".join(f"• {run.name} ({run.id})" for run in runs[:12])
         if len(runs) > 12:
             listed += f"\n… and {len(runs) - 12} more"
-        box.setInformativeText(
+        move = "Move to Trash"
+        answer = ask(
+            self,
+            "confirmDeleteRuns",
+            "Delete runs",
+            text,
             f"{listed}\n\nTheir folders (configuration, metrics, checkpoints, adapter) go to "
-            "the system trash, where you can restore them; they leave the run list."
+            "the system trash, where you can restore them; they leave the run list.",
+            [
+                (move, QMessageBox.ButtonRole.DestructiveRole),
+                ("Keep", QMessageBox.ButtonRole.RejectRole),
+            ],
         )
-        move = box.addButton("Move to Trash", QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
-        box.exec()
-        clicked = box.clickedButton()
-        box.deleteLater()
-        return clicked is move
+        return answer == move
 
     def _select_ids(self, run_ids: set[str], current_id: str | None) -> None:
         selection = self.table.selectionModel()

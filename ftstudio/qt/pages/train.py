@@ -68,6 +68,8 @@ from ftstudio.qt.training.text import (
 )
 from ftstudio.qt.training.worker import TrainingRunner, TrainRequest
 from ftstudio.qt.widgets.card import Card
+from ftstudio.qt.widgets.close_guard import CloseGuard
+from ftstudio.qt.widgets.messages import ask
 from ftstudio.qt.wizard.gpu import GpuReport, shared_gpu_probe
 
 PLOTS_HEIGHT = 420
@@ -133,7 +135,7 @@ class TrainPage(Page):
         self.history = MetricsHistory()
         self.plots: Any = None
         self.choices: list[ConfigChoice] = []
-        self._window_to_close: QWidget | None = None
+        self._close_guard = CloseGuard(self.runner.is_running, self._ask_stop_to_close, self.stop)
         self._last_eval: float | None = None
         self._run_dir = ""
 
@@ -407,36 +409,7 @@ class TrainPage(Page):
         if self.openai_runner.is_running():
             self.openai_runner.detach()
             return True
-        if not self.runner.is_running():
-            return True
-        if self._window_to_close is not None:
-            return False  # already stopping in order to close
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Training is running",
-            "A training run is going on. Stop it and close?",
-            QMessageBox.StandardButton.NoButton,
-            window,
-        )
-        box.setObjectName("confirmStopTraining")
-        box.setInformativeText(
-            "The run stops at the end of the current step and saves a checkpoint, so you can "
-            "resume it later. The window closes when it has stopped."
-        )
-        stop = box.addButton("Stop training and close", QMessageBox.ButtonRole.AcceptRole)
-        keep = box.addButton("Keep training", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
-        box.exec()  # events keep arriving meanwhile: the run may end while the box is open
-        clicked = box.clickedButton()
-        box.deleteLater()
-        if clicked is not stop:
-            return False
-        if not self.runner.is_running():
-            return True
-        self._window_to_close = window
-        self.stop()
-        return False
+        return self._close_guard.confirm(window)
 
     def shutdown(self, timeout_ms: int = 120_000) -> bool:
         """Stop a run and wait for its thread to end (for application exit). An OpenAI job
@@ -528,36 +501,30 @@ class TrainPage(Page):
         """
         if not self.openai_runner.is_running() or self.openai_runner.cancel_requested():
             return "keep"
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        cancel, detach = "Cancel the job", "Stop following"
+        answer = ask(  # events keep arriving meanwhile: the job may end while the box is open
+            self,
+            "confirmCancelOpenAI",
             "Stop the OpenAI job?",
             "Cancel the job at OpenAI?",
-            QMessageBox.StandardButton.NoButton,
-            self,
-        )
-        box.setObjectName("confirmCancelOpenAI")
-        box.setInformativeText(
             "Cancelling stops the training at OpenAI: no model is made, and the steps already "
             "trained may still be billed. Or only stop following it here: the job goes on at "
-            "OpenAI, and the Train page can follow it again later."
+            "OpenAI, and the Train page can follow it again later.",
+            [
+                (cancel, QMessageBox.ButtonRole.AcceptRole),
+                (detach, QMessageBox.ButtonRole.ActionRole),
+                ("Keep it running", QMessageBox.ButtonRole.RejectRole),
+            ],
         )
-        cancel = box.addButton("Cancel the job", QMessageBox.ButtonRole.AcceptRole)
-        detach = box.addButton("Stop following", QMessageBox.ButtonRole.ActionRole)
-        keep = box.addButton("Keep it running", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
-        box.exec()  # events keep arriving meanwhile: the job may end while the box is open
-        clicked = box.clickedButton()
-        box.deleteLater()
         if not self.openai_runner.is_running():
             return "keep"
-        if clicked is cancel:
+        if answer == cancel:
             self.openai_runner.cancel()
             self._set_status("Cancelling the job at OpenAI…")
             self.log.add_text("Cancel requested: OpenAI is asked to cancel the job.")
             self._update_buttons()
             return "cancel"
-        if clicked is detach:
+        if answer == detach:
             self.openai_runner.detach()
             self._set_status("Stopping following the job; it goes on at OpenAI…")
             self._update_buttons()
@@ -566,15 +533,7 @@ class TrainPage(Page):
 
     def _begin_monitor(self, message: str, status: str) -> None:
         """Clear the monitor for an OpenAI job (as :meth:`_begin` does for a local run)."""
-        self.history.clear()
-        self.log.clear()
-        self._last_eval = None
-        self._run_dir = ""
-        plots = self.ensure_plots()
-        plots.redraw()
-        plots.start()
-        self.progress.setRange(0, 0)  # busy until OpenAI reports the steps
-        self.progress_label.setText(status)
+        self._clear_monitor(status)
         self.log.add_text(message)
         self._set_status(status)
         self._scroll_to(self.run_card)
@@ -713,9 +672,7 @@ class TrainPage(Page):
             self.progress_label.setText("No step was trained.")
         self._update_buttons()
         self.sig_run_finished.emit(result)
-        window, self._window_to_close = self._window_to_close, None
-        if window is not None:
-            window.close()
+        self._close_guard.task_ended()
 
     @Slot(bool)
     def _on_rewards_shown(self, shown: bool) -> None:
@@ -779,6 +736,31 @@ class TrainPage(Page):
         self._set_status(f"Exported {written}.")
 
     def _begin(self, request: TrainRequest, message: str) -> None:
+        self._clear_monitor("Checking the data and loading the model…")
+        self.log.add_text(message)
+        self._set_status("Preparing: checking the data and loading the model…")
+        self.runner.start(request)
+        self._update_buttons()
+        self._scroll_to(self.run_card)
+
+    def _ask_stop_to_close(self, window: QWidget) -> bool:
+        stop = "Stop training and close"
+        answer = ask(
+            window,
+            "confirmStopTraining",
+            "Training is running",
+            "A training run is going on. Stop it and close?",
+            "The run stops at the end of the current step and saves a checkpoint, so you can "
+            "resume it later. The window closes when it has stopped.",
+            [
+                (stop, QMessageBox.ButtonRole.AcceptRole),
+                ("Keep training", QMessageBox.ButtonRole.RejectRole),
+            ],
+        )
+        return answer == stop
+
+    def _clear_monitor(self, progress_text: str) -> None:
+        """Empty the curves, log and progress for a new run; the bar shows busy."""
         self.history.clear()
         self.log.clear()
         self._last_eval = None
@@ -786,13 +768,8 @@ class TrainPage(Page):
         plots = self.ensure_plots()
         plots.redraw()
         plots.start()
-        self.progress.setRange(0, 0)  # busy until the run knows its steps
-        self.progress_label.setText("Checking the data and loading the model…")
-        self.log.add_text(message)
-        self._set_status("Preparing: checking the data and loading the model…")
-        self.runner.start(request)
-        self._update_buttons()
-        self._scroll_to(self.run_card)
+        self.progress.setRange(0, 0)  # busy until the steps are known
+        self.progress_label.setText(progress_text)
 
     def _scroll_to(self, widget: QWidget) -> None:
         """Scroll the page so ``widget`` is at the top (the run card and curves in view)."""

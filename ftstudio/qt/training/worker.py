@@ -130,6 +130,7 @@ class TrainingWorker(QObject):
         if app is not None:
             self.moveToThread(app.thread())
         self.sig_done.emit(result)
+        QThread.currentThread().quit()  # ends now, so the GUI thread can wait() for it
 
 
 class _CollectorPause:

@@ -36,6 +36,16 @@ def folder_size(path: Path) -> int:
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
 
 
+def relative_text(path: Path, folder: Path | None) -> str:
+    """``path`` relative to ``folder`` (``/``-separated) when inside it; else as it is."""
+    if folder is None:
+        return str(path)
+    try:
+        return path.resolve().relative_to(Path(folder).resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
+
+
 class FileTable(QWidget):
     """Lists paths with extra columns; double-click opens one in the system's file manager.
 

@@ -17,7 +17,7 @@ from ftstudio.engine.training.data import (
     write_example_files,
 )
 from tests.engine.test_chat_mask import BY_NAME, build_tokenizer
-from tests.engine.training.conftest import sample_lines, write_dataset
+from tests.tiny import sample_lines, write_dataset
 
 MULTI_TURN = 2
 """Index of a sample conversation with a system prompt and two exchanges."""

@@ -19,7 +19,7 @@ import pytest
 from ftstudio.core.runs import RunStore, read_run_file
 from ftstudio.core.train_config import save_config
 from ftstudio.engine.training.checkpoints import list_checkpoints
-from tests.engine.training.conftest import tiny_config
+from tests.tiny import tiny_config
 
 pytestmark = pytest.mark.slow
 

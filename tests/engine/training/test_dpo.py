@@ -16,8 +16,8 @@ from ftstudio.core.events import Evaluated, Failed, Started, StepLogged, Trainin
 from ftstudio.core.project import create_project
 from ftstudio.core.runs import read_run_file
 from ftstudio.engine.training import run_training
-from tests.engine.training.conftest import tiny_config, write_dataset
 from tests.engine.training.test_preference import bad_pairs, sample_pairs
+from tests.tiny import tiny_config, write_dataset
 
 pytestmark = pytest.mark.slow
 

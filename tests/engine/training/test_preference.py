@@ -13,7 +13,7 @@ from ftstudio.core.runs import RunPaths
 from ftstudio.engine.chat_mask import ChatTemplateTokenizer, load_tokenizer
 from ftstudio.engine.training.data import TrainingDataError, write_example_files
 from ftstudio.engine.training.preference import prepare_preferences
-from tests.engine.training.conftest import sample_lines, write_dataset
+from tests.tiny import sample_lines, write_dataset
 
 PAIRS = resource("sample_project", "datasets", "preferences.jsonl")
 

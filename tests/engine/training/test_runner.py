@@ -29,7 +29,7 @@ from ftstudio.core.runs import RunStore, read_run_file
 from ftstudio.core.train_config import load_config, save_config
 from ftstudio.engine.training import run_training
 from ftstudio.engine.training.checkpoints import list_checkpoints, read_checkpoint
-from tests.engine.training.conftest import sample_lines, tiny_config
+from tests.tiny import sample_lines, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -335,7 +335,7 @@ def test_early_stopping_keeps_the_best_checkpoint(tmp_path: Path, tiny_model_dir
     from ftstudio.core.dataset.records import Dataset, Record
     from ftstudio.core.dataset.split import assign_split
     from ftstudio.core.project import create_project
-    from tests.engine.training.conftest import write_dataset
+    from tests.tiny import write_dataset
 
     project = create_project(tmp_path / "p", "Early").folder
     question = [{"role": "user", "content": "What colour is the sky?"}]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from ftstudio.core.project import Project, open_project
+from ftstudio.core.project import Project
 from ftstudio.qt.dataset.workers import wait_for_all_threads
 from ftstudio.qt.pages.evaluate import EvaluatePage
 
@@ -28,11 +27,9 @@ class TrainedCopy:
 
 
 @pytest.fixture
-def trained(trained_run: Path, tmp_path: Path) -> TrainedCopy:
+def trained(trained_run: Path, trained_project: Project) -> TrainedCopy:
     """The session's trained project, copied (the original stays read-only)."""
-    target = tmp_path / "project"
-    shutil.copytree(trained_run.parent.parent, target)
-    return TrainedCopy(open_project(target), target / "runs" / trained_run.name)
+    return TrainedCopy(trained_project, trained_project.folder / "runs" / trained_run.name)
 
 
 @pytest.fixture

@@ -3,18 +3,17 @@ parity checklist, earlier exports, cancel and failure."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Slot
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from ftstudio.core.parity import load_parity
-from ftstudio.core.project import Project, create_project, open_project
+from ftstudio.core.project import Project, create_project
 from ftstudio.qt.dataset.workers import wait_for_all_threads
 from ftstudio.qt.pages.export import NO_RUNS_TEXT, ExportPage
+from tests.qt.helpers import answer_next_box, recorded_urls
 
 pytestmark = pytest.mark.slow
 
@@ -22,18 +21,10 @@ EXPORT_TIMEOUT_MS = 180_000
 
 
 @pytest.fixture
-def project(tmp_path: Path, trained_run: Path) -> Project:
-    """A private copy of the trained run's project."""
-    folder = tmp_path / "project"
-    shutil.copytree(trained_run.parent.parent, folder)
-    return open_project(folder)
-
-
-@pytest.fixture
-def page(qtbot, project: Project):  # noqa: ANN001, ANN201
+def page(qtbot, trained_project: Project):  # noqa: ANN001, ANN201
     widget = ExportPage()
     qtbot.addWidget(widget)
-    widget.set_project(project)
+    widget.set_project(trained_project)
     widget.resize(1280, 1500)
     widget.show()
     qtbot.waitExposed(widget)
@@ -42,20 +33,8 @@ def page(qtbot, project: Project):  # noqa: ANN001, ANN201
     assert wait_for_all_threads(60_000)
 
 
-class UrlRecorder(QObject):
-    """Receives the URLs QDesktopServices would open (instead of a file manager)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[QUrl] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url)
-
-
 def test_the_form_offers_the_run_its_weights_and_the_formats(
-    page: ExportPage, project: Project, trained_run: Path
+    page: ExportPage, trained_project: Project, trained_run: Path
 ) -> None:
     assert [run.id for run in page.runs] == [trained_run.name]
     assert page.current_run().id == trained_run.name
@@ -69,7 +48,7 @@ def test_the_form_offers_the_run_its_weights_and_the_formats(
     assert page.export_config().format == "merged"
     assert page.dtype_combo.isEnabled()
     assert not page.quant_combo.isEnabled()
-    exports = project.folder / "exports"
+    exports = trained_project.folder / "exports"
     assert page.out_edit.text() == str(exports / f"{trained_run.name}-merged-bf16")
     page.set_format("gguf")
     page.quant_combo.setCurrentText("f16")
@@ -92,11 +71,11 @@ def test_the_form_offers_the_run_its_weights_and_the_formats(
 def test_an_adapter_export_runs_in_a_thread_and_shows_its_parity_check(
     qtbot,  # noqa: ANN001
     page: ExportPage,
-    project: Project,
+    trained_project: Project,
     trained_run: Path,
 ) -> None:
     page.set_format("adapter")
-    out = project.folder / "exports" / f"{trained_run.name}-adapter"
+    out = trained_project.folder / "exports" / f"{trained_run.name}-adapter"
     with qtbot.waitSignal(page.sig_export_finished, timeout=EXPORT_TIMEOUT_MS) as finished:
         qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
         assert page.is_running()
@@ -130,13 +109,9 @@ def test_an_adapter_export_runs_in_a_thread_and_shows_its_parity_check(
         "✓ passed",
     )
     assert table.current_export().path == out
-    recorder = UrlRecorder()
-    QDesktopServices.setUrlHandler("file", recorder, "open")
-    try:
+    with recorded_urls() as urls:
         qtbot.mouseClick(page.open_button, Qt.MouseButton.LeftButton)
-    finally:
-        QDesktopServices.unsetUrlHandler("file")
-    assert [Path(url.toLocalFile()) for url in recorder.urls] == [out]
+    assert [Path(url.toLocalFile()) for url in urls] == [out]
 
 
 def test_a_refused_folder_fails_with_a_plain_message(
@@ -161,7 +136,7 @@ def test_a_refused_folder_fails_with_a_plain_message(
 def test_cancel_leaves_nothing_behind(
     qtbot,  # noqa: ANN001
     page: ExportPage,
-    project: Project,
+    trained_project: Project,
 ) -> None:
     """Cancelled once the files are written and parity is being checked: the half-made
     export is removed, and no other folder is left beside it."""
@@ -177,28 +152,12 @@ def test_cancel_leaves_nothing_behind(
     with qtbot.waitSignal(page.sig_export_cancelled, timeout=EXPORT_TIMEOUT_MS):
         assert page.start_export()
     assert "Copying the adapter, tokenizer and chat template" in phases
-    exports = project.folder / "exports"
+    exports = trained_project.folder / "exports"
     assert not exports.exists() or list(exports.iterdir()) == []
     assert "cancelled" in page.status_label.text()
     assert page.export_button.isEnabled()
     assert not page.cancel_button.isEnabled()
     assert page.parity_view.report is None
-
-
-def answer_next_box(button_text: str, tries: int = 100) -> None:
-    """Click ``button_text`` in the next modal message box (within ~2 s)."""
-
-    def click() -> None:
-        nonlocal tries
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            tries -= 1
-            if tries > 0:
-                QTimer.singleShot(20, click)
-            return
-        next(b for b in box.buttons() if b.text() == button_text).click()
-
-    QTimer.singleShot(0, click)
 
 
 def test_closing_the_window_during_an_export_asks_then_cancels_and_closes(

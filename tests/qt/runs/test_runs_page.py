@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Slot
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import Qt, QUrl
 
 from ftstudio.core.project import Project, create_project
 from ftstudio.core.runs import RunStore
@@ -18,6 +18,7 @@ from ftstudio.core.train_config import load_config
 from ftstudio.qt.pages.runs import EMPTY_TEXT, RunsPage
 from ftstudio.qt.pages.train import TrainPage
 from ftstudio.qt.runs.table_model import RUN_ROLE, column_index
+from tests.qt.helpers import answer_next_box, recorded_urls
 from tests.qt.runs.conftest import SECOND_LR
 
 pytestmark = pytest.mark.slow
@@ -44,46 +45,10 @@ def column_texts(page: RunsPage, key: str) -> list[str]:
     return [page.proxy.index(row, column).data() for row in range(page.proxy.rowCount())]
 
 
-class UrlRecorder(QObject):
-    """Receives the URLs QDesktopServices would open (instead of a file manager)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[QUrl] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url)
-
-
 @pytest.fixture
-def opened_urls():  # noqa: ANN201
-    recorder = UrlRecorder()
-    QDesktopServices.setUrlHandler("file", recorder, "open")
-    yield recorder.urls
-    QDesktopServices.unsetUrlHandler("file")
-
-
-def answer_next_box(button_text: str, seen: list[str], tries: int = 100) -> None:
-    """Click ``button_text`` in the next modal message box (within ~2 s), recording its
-    texts."""
-
-    def click() -> None:
-        nonlocal tries
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            tries -= 1
-            if tries > 0:
-                QTimer.singleShot(20, click)
-            return
-        seen.append(f"{box.text()}\n{box.informativeText()}")
-        for button in box.buttons():
-            if button.text() == button_text:
-                button.click()
-                return
-        raise AssertionError(f"no button {button_text!r} in {[b.text() for b in box.buttons()]}")
-
-    QTimer.singleShot(0, click)
+def opened_urls() -> Iterator[list[QUrl]]:
+    with recorded_urls() as urls:
+        yield urls
 
 
 def test_the_table_lists_every_run_with_its_settings_and_results(page: RunsPage) -> None:
@@ -192,13 +157,13 @@ def test_delete_asks_then_moves_the_run_to_the_trash(
     second = next(run for run in page.runs if run.name == "second")
     page.select_runs([second.id])
     page.table.setFocus()
-    seen: list[str] = []
+    seen: list[dict[str, Any]] = []
     # "Keep" deletes nothing.
     answer_next_box("Keep", seen)
     qtbot.keyClick(page.table, Qt.Key.Key_Delete)
     assert second.path.is_dir()
-    assert "second" in seen[0]
-    assert second.id in seen[0]
+    assert "second" in seen[0]["text"]
+    assert second.id in seen[0]["informative"]
     # "Move to Trash": the folder goes to the (freedesktop) trash, the row leaves the DB.
     answer_next_box("Move to Trash", seen)
     assert page.delete_selected(), page.status_label.text()

@@ -1,7 +1,7 @@
 """Train ▸ Train with OpenAI…: the check, the confirmation step, and the job in the monitor.
 
-The real ``openai`` client talks to the loopback server of
-``tests/engine/test_openai_finetune.py`` (OpenAI's endpoints, recording every request);
+The real ``openai`` client talks to the loopback server of ``tests/openai_server.py``
+(OpenAI's endpoints, recording every request);
 the API key is in keyring's real API with an in-memory backend plugged in.
 """
 
@@ -11,10 +11,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import keyring
 import pytest
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import Qt
 
 from ftstudio.core.events import Finished
 from ftstudio.core.project import Project
@@ -24,50 +22,25 @@ from ftstudio.qt.dialogs.settings_dialog import AccountsDialog
 from ftstudio.qt.openai.dialog import UNDERSTOOD, OpenAIDialog
 from ftstudio.qt.pages.train import TrainPage
 from ftstudio.qt.wizard.gpu import GpuReport, gpu_choice
-from tests.core.test_secrets import MemoryKeyring
-from tests.engine.test_openai_finetune import (
+from tests.fake_keyring import MemoryKeyring
+from tests.openai_server import (
     API_KEY,
     SUCCESS,
     TUNED,
-    FakeOpenAI,
     Step,
     metrics,
     tree_bytes,
 )
+from tests.qt.helpers import answer_next_box
 
 LONG_JOB = [Step("running", [metrics(1, 100, 2.5)])] + [Step("running") for _ in range(2000)]
 """A job that keeps running (one step reported) for as long as a test needs."""
 
 
 @pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
-
-
-@pytest.fixture
 def stored_key(memory_keyring: MemoryKeyring) -> str:
     memory_keyring.passwords[("ftstudio", "openai")] = API_KEY
     return API_KEY
-
-
-@pytest.fixture
-def servers() -> Iterator[list[FakeOpenAI]]:
-    started: list[FakeOpenAI] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
-def serve(servers: list[FakeOpenAI], script: list[Step]) -> FakeOpenAI:
-    server = FakeOpenAI(list(script)).start()
-    servers.append(server)
-    return server
 
 
 def checked(qtbot, dialog: OpenAIDialog) -> Any:  # noqa: ANN001
@@ -88,20 +61,6 @@ def page(qtbot, sample_project: Project) -> Iterator[TrainPage]:  # noqa: ANN001
         widget.openai_runner.detach()
         assert widget.openai_runner.wait(30)
         qtbot.waitUntil(lambda: not widget.is_running(), timeout=10_000)
-
-
-def click_when_shown(button_text: str) -> None:
-    """Click ``button_text`` in the next message box as soon as it is shown."""
-
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        [button] = [b for b in box.buttons() if b.text() == button_text]
-        button.click()
-
-    QTimer.singleShot(0, click)
 
 
 # ---------------------------------------------------------------------------- the dialog
@@ -167,9 +126,9 @@ def test_the_checkbox_gates_the_upload_and_cancelling_sends_nothing(
     qtbot,
     sample_project: Project,
     stored_key: str,
-    servers,  # noqa: ANN001
+    openai_server,  # noqa: ANN001
 ) -> None:
-    server = serve(servers, SUCCESS)
+    server = openai_server(SUCCESS)
     dialog = OpenAIDialog(sample_project, base_url=server.base_url)
     qtbot.addWidget(dialog)
     dialog.show()
@@ -258,9 +217,9 @@ def test_a_confirmed_job_is_followed_in_the_train_page_monitor(
     page: TrainPage,
     sample_project: Project,
     stored_key: str,
-    servers,  # noqa: ANN001
+    openai_server,  # noqa: ANN001
 ) -> None:
-    server = serve(servers, SUCCESS)
+    server = openai_server(SUCCESS)
     page.openai_base_url = server.base_url
     assert page.openai_button.isEnabled()
     qtbot.mouseClick(page.openai_button, Qt.MouseButton.LeftButton)
@@ -312,9 +271,9 @@ def test_stop_asks_then_cancels_the_job_at_openai(
     page: TrainPage,
     sample_project: Project,
     stored_key: str,
-    servers,  # noqa: ANN001
+    openai_server,  # noqa: ANN001
 ) -> None:
-    server = serve(servers, LONG_JOB)
+    server = openai_server(LONG_JOB)
     page.openai_base_url = server.base_url
     dialog = page.open_openai_dialog()
     plan = checked(qtbot, dialog)
@@ -323,13 +282,13 @@ def test_stop_asks_then_cancels_the_job_at_openai(
     assert page.start_openai(plan)
     qtbot.waitUntil(lambda: len(page.history.series["loss"]) == 1, timeout=30_000)
 
-    click_when_shown("Keep it running")
+    answer_next_box("Keep it running")
     assert page.stop_openai() == "keep"
     assert page.openai_runner.is_running()
     assert not page.openai_runner.cancel_requested()
 
     with qtbot.waitSignal(page.sig_run_finished, timeout=30_000) as done:
-        click_when_shown("Cancel the job")
+        answer_next_box("Cancel the job")
         qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
     assert done.args[0].status == "stopped"
     assert "POST /v1/fine_tuning/jobs/ftjob-Loopback0001/cancel" in server.paths()
@@ -343,14 +302,14 @@ def test_closing_detaches_and_the_job_can_be_followed_again(
     page: TrainPage,
     sample_project: Project,
     stored_key: str,
-    servers,  # noqa: ANN001
+    openai_server,  # noqa: ANN001
 ) -> None:
     script = [
         Step("running", [metrics(1, 4, 2.10)]),
         *[Step("running") for _ in range(30)],
         *SUCCESS[3:],
     ]
-    server = serve(servers, script)
+    server = openai_server(script)
     page.openai_base_url = server.base_url
     plan = checked(qtbot, page.open_openai_dialog())
     assert page.start_openai(plan)
@@ -383,9 +342,9 @@ def test_offline_mode_keeps_the_page_from_uploading(
     qtbot,
     page: TrainPage,
     stored_key: str,
-    servers,  # noqa: ANN001
+    openai_server,  # noqa: ANN001
 ) -> None:
-    server = serve(servers, SUCCESS)
+    server = openai_server(SUCCESS)
     page.openai_base_url = server.base_url
     page.set_app_settings(AppSettings(offline=True))
     dialog = page.open_openai_dialog()

@@ -7,9 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ftstudio.core.events import CheckpointSaved, Finished, TrainingEvent
 from ftstudio.core.project import Project
@@ -18,8 +17,9 @@ from ftstudio.qt.main_window import MainWindow
 from ftstudio.qt.pages.train import TrainPage
 from ftstudio.qt.training.log_pane import HIGHLIGHT
 from ftstudio.qt.training.text import ERROR
-from tests.engine.training.conftest import tiny_config
+from tests.qt.helpers import answer_next_box
 from tests.qt.training.conftest import save_plan
+from tests.tiny import tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -186,20 +186,6 @@ def test_a_missing_dataset_is_reported_before_starting(
     assert "gone.jsonl does not exist" in page.status_label.text()
 
 
-def answer_close_question(qtbot, button_text: str) -> None:  # noqa: ANN001
-    """Click ``button_text`` in the close question as soon as it is shown."""
-
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        [button] = [b for b in box.buttons() if b.text() == button_text]
-        button.click()
-
-    QTimer.singleShot(0, click)
-
-
 def test_closing_the_window_mid_run_asks_then_stops_gracefully(
     qtbot, small_project: Project, tiny_model_dir: Path, user_dirs
 ) -> None:  # noqa: ANN001
@@ -216,13 +202,13 @@ def test_closing_the_window_mid_run_asks_then_stops_gracefully(
         page.start()
         qtbot.waitUntil(lambda: page.history.series["loss"].x.size >= 1, timeout=60_000)
 
-        answer_close_question(qtbot, "Keep training")
+        answer_next_box("Keep training")
         assert not window.close()
         assert window.isVisible()
         assert page.is_running()
         assert not page.runner.stop_requested()
 
-        answer_close_question(qtbot, "Stop training and close")
+        answer_next_box("Stop training and close")
         with qtbot.waitSignal(page.sig_run_finished, timeout=120_000) as done:
             assert not window.close()  # not yet: it closes once the run has stopped
             assert page.runner.stop_requested()

@@ -6,42 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ftstudio.core.project import Project
 from ftstudio.core.settings import AppSettings
 from ftstudio.qt.dialogs.remote_code import DONT_RUN, RUN_CODE, remote_code_for
 from ftstudio.qt.pages.train import TrainPage
 from tests.engine.test_base_model import cache_holding, custom_code_model, modules_cache  # noqa: F401
-from tests.engine.training.conftest import tiny_config
+from tests.qt.helpers import answer_next_box
 from tests.qt.training.conftest import save_plan
+from tests.tiny import tiny_config
 
 pytestmark = pytest.mark.slow
-
-
-def answer(button_text: str, seen: list[dict[str, Any]]) -> None:
-    """Click ``button_text`` in the next message box as soon as it is shown; what it said
-    goes to ``seen``."""
-
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        seen.append(
-            {
-                "name": box.objectName(),
-                "text": box.text(),
-                "informative": box.informativeText(),
-                "buttons": [b.text() for b in box.buttons()],
-                "escape": box.escapeButton().text(),
-            }
-        )
-        [button] = [b for b in box.buttons() if b.text() == button_text]
-        button.click()
-
-    QTimer.singleShot(0, click)
 
 
 @pytest.fixture
@@ -84,7 +59,7 @@ def test_refusing_keeps_the_code_from_running_and_the_run_says_why(
 ) -> None:
     seen: list[dict[str, Any]] = []
     with qtbot.waitSignal(page.sig_run_finished, timeout=120_000) as done:
-        answer(DONT_RUN, seen)
+        answer_next_box(DONT_RUN, seen, tries=None)
         assert page.start()
     [box] = seen
     assert box["name"] == "askRemoteCode"
@@ -107,7 +82,7 @@ def test_allowing_runs_the_code_for_this_run_only(
 ) -> None:
     seen: list[dict[str, Any]] = []
     with qtbot.waitSignal(page.sig_run_finished, timeout=120_000) as done:
-        answer(RUN_CODE, seen)
+        answer_next_box(RUN_CODE, seen, tries=None)
         assert page.start()
     assert len(seen) == 1
     assert done.args[0].status == "finished", done.args[0].message
@@ -116,7 +91,7 @@ def test_allowing_runs_the_code_for_this_run_only(
 
     # Asked again next time.
     with qtbot.waitSignal(page.sig_run_finished, timeout=120_000):
-        answer(DONT_RUN, seen)
+        answer_next_box(DONT_RUN, seen, tries=None)
         assert page.start()
     assert len(seen) == 2
 

@@ -18,7 +18,7 @@ from ftstudio.core.events import (
 )
 from ftstudio.core.project import Project
 from ftstudio.qt.training.worker import TrainingRunner, TrainRequest
-from tests.engine.training.conftest import tiny_config
+from tests.tiny import tiny_config
 
 pytestmark = pytest.mark.slow
 
