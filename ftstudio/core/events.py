@@ -18,6 +18,7 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
@@ -291,6 +292,23 @@ def event_from_json(data: dict[str, Any]) -> TrainingEvent:
         return cls(**{k: v for k, v in data.items() if k in names})
     except TypeError as error:
         raise ValueError(f"A {kind!r} event is missing a field: {error}") from None
+
+
+def read_events(path: Path) -> list[TrainingEvent]:
+    """The events of an ``events.jsonl`` file, in order; lines that cannot be read as an
+    event (a line torn by a crash, an event of a newer version) are left out. A missing
+    or unreadable file gives ``[]``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    events = []
+    for line in text.splitlines():
+        try:
+            events.append(event_from_json(json.loads(line)))
+        except ValueError:  # json.JSONDecodeError is a ValueError
+            continue
+    return events
 
 
 def event_line(event: TrainingEvent) -> str:

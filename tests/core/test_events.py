@@ -20,6 +20,7 @@ from ftstudio.core.events import (
     Warning_,
     event_from_json,
     event_line,
+    read_events,
 )
 
 EXAMPLES = [
@@ -92,3 +93,15 @@ def test_unknown_or_incomplete_events_are_refused(data) -> None:  # noqa: ANN001
 def test_unknown_keys_from_a_newer_version_are_ignored() -> None:
     data = EXAMPLES[3].to_json() | {"added_later": 1}
     assert event_from_json(data) == EXAMPLES[3]
+
+
+def test_read_events_keeps_every_readable_event_and_skips_torn_lines(tmp_path) -> None:
+    started = Started(run_id="r", run_dir="/r", name="r", method="lora", total_steps=2)
+    step = StepLogged(step=1, total_steps=2, epoch=0.5, loss=1.25, learning_rate=1e-3)
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        f'{event_line(started)}\n{event_line(step)}\n{{"event": "later"}}\n{{"event": "st',
+        encoding="utf-8",
+    )
+    assert read_events(path) == [started, step]
+    assert read_events(tmp_path / "missing.jsonl") == []

@@ -38,8 +38,10 @@ from ftstudio.core.events import (
     Started,
     StepLogged,
     TrainingEvent,
+    read_events,
 )
 from ftstudio.core.fields import ConfigError
+from ftstudio.core.project import Project
 from ftstudio.core.settings import OFFLINE_SETTING, AppSettings, model_cache_dir
 from ftstudio.core.train_config import load_config
 from ftstudio.qt.openai.runner import OpenAIJobRunner, OpenAIRequest
@@ -298,6 +300,44 @@ class TrainPage(Page):
         return self.plots
 
     # ---- Public API
+    def set_project(self, project: Project | None) -> None:
+        """Show ``project``: its plans, and its newest run in the monitor while none runs."""
+        previous = self.project.folder if self.project is not None else None
+        super().set_project(project)
+        folder = project.folder if project is not None else None
+        if folder != previous and not self.is_running():
+            self.show_run(None)
+
+    def show_run(self, run_dir: Path | None) -> bool:
+        """Show a finished (or interrupted) run in the monitor: its curves, log, progress and
+        how it ended, as they were when it stopped. ``None``: the project's newest run.
+        Returns whether a run was shown; with no run the monitor is emptied."""
+        if self.is_running():
+            return False
+        if run_dir is None and self.project is not None:
+            runs = [path for path in self.project.run_dirs() if (path / "events.jsonl").is_file()]
+            run_dir = runs[-1] if runs else None
+        events = read_events(Path(run_dir) / "events.jsonl") if run_dir is not None else []
+        self.history.clear()
+        self.log.clear()
+        self._last_eval = None
+        self._run_dir = ""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress_label.setText("No run yet." if not events else "")
+        self._set_status("Ready.")
+        for event in events:
+            self._on_event(event)
+        if events and not isinstance(events[-1], Finished | Failed):
+            self._set_status(
+                f"The last run ({Path(run_dir).name}) ended without finishing (the app or the "
+                "computer stopped). Resume continues it from its last checkpoint."
+            )
+        if self.plots is not None:
+            self.plots.redraw()
+        self._update_buttons()
+        return bool(events)
+
     def refresh(self) -> None:
         """Re-read the project's training plans and the resumable run."""
         folders = self._watcher.directories()

@@ -142,3 +142,19 @@ def test_an_sft_run_keeps_the_plain_curves(qtbot, page: TrainPage, tmp_path: Pat
     assert "reward" not in page.progress_label.text()
     header = page.export_csv(tmp_path / "sft.csv").read_text(encoding="utf-8").splitlines()[0]
     assert "rewards" not in header
+
+
+def test_opening_a_project_shows_its_newest_run(qtbot, trained_project) -> None:
+    from ftstudio.qt.pages.train import TrainPage
+
+    page = TrainPage()
+    qtbot.addWidget(page)
+    page.set_project(trained_project)
+    page.ensure_plots()
+    assert page.progress.value() == page.progress.maximum() == 6
+    assert "Finished all 6 steps" in page.status_label.text()
+    assert [row["step"] for row in page.history.rows()] == [1, 2, 3, 4, 5, 6]
+    assert "Step 6/6" in page.log.toPlainText()
+    page.set_project(None)
+    assert page.history.rows() == []
+    assert page.progress_label.text() == "No run yet."
