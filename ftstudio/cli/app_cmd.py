@@ -33,6 +33,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     shot.add_argument(
         "--theme", choices=("light", "dark"), default="light", help="colour theme to render"
     )
+    shot.add_argument(
+        "--showcase",
+        action="store_true",
+        help="show the project's content as a user would after a few clicks: every run "
+        "selected on Runs, the Evaluation tab on Evaluate, the newest export's parity check",
+    )
 
 
 def run_gui(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -78,7 +84,9 @@ def run_screenshot(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     install_message_filter()
 
     try:
-        out = render_page(args.out, args.page, args.project, (width, height), args.theme)
+        out = render_page(
+            args.out, args.page, args.project, (width, height), args.theme, args.showcase
+        )
     except (ProjectError, OSError) as error:
         raise CommandFailed(str(error), 1) from error
     print(f"Wrote {out} ({args.page} page, {width}x{height}, {args.theme} theme).")

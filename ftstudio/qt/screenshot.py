@@ -15,12 +15,14 @@ def render_page(
     project_dir: Path | None = None,
     size: tuple[int, int] = (1200, 780),
     theme: str = "light",
+    showcase: bool = False,
 ) -> Path:
     """Render ``page`` of the main window (or the wizard) to ``out`` as PNG.
 
     Without ``project_dir`` a temporary copy of the sample project is used. No user
     setting or recent-list entry is read or written. ``theme`` is ``light`` or ``dark``
-    (``system``: the desktop's).
+    (``system``: the desktop's). ``showcase`` shows the content a user would see after a
+    few clicks (see :func:`showcase_page`).
     """
     if page not in PAGES:
         raise ValueError(f"Unknown page {page!r}; choose one of {', '.join(PAGES)}.")
@@ -57,6 +59,10 @@ def render_page(
             widget.show()
             for _ in range(3):
                 app.processEvents()
+            if showcase and page != "wizard":
+                showcase_page(widget.page(page))
+                for _ in range(3):
+                    app.processEvents()
             out = Path(out)
             out.parent.mkdir(parents=True, exist_ok=True)
             if not widget.grab().save(str(out), "PNG"):
@@ -70,3 +76,21 @@ def render_page(
             else:
                 os.environ[paths.CONFIG_DIR_ENV] = previous
     return out
+
+
+def showcase_page(page: object) -> None:
+    """Click what a user would to show a page's content: every run selected on the Runs
+    page (their curves overlaid), the Evaluation tab of the Evaluate page with a run that
+    has a saved report, the newest export's parity check on the Export page."""
+    key = getattr(page, "key", "")
+    if key == "runs":
+        page.select_runs([run.id for run in page.runs])  # type: ignore[attr-defined]
+    elif key == "evaluate":
+        evaluated = [run for run in page.runs if (run.run_dir / "eval" / "report.json").is_file()]  # type: ignore[attr-defined]
+        if evaluated:
+            page.select_run(evaluated[0].run_dir)  # type: ignore[attr-defined]
+        page.tabs.setCurrentWidget(page.eval_view)  # type: ignore[attr-defined]
+    elif key == "export":
+        table = page.exports_table  # type: ignore[attr-defined]
+        if table.topLevelItemCount():
+            table.setCurrentItem(table.topLevelItem(table.topLevelItemCount() - 1))

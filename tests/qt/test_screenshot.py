@@ -44,3 +44,19 @@ def test_unknown_page_and_bad_project_are_refused(qapp, tmp_path: Path) -> None:
         render_page(tmp_path / "x.png", "settings")
     with pytest.raises(ProjectError, match="no project.json"):
         render_page(tmp_path / "x.png", "dataset", tmp_path)
+
+
+def test_showcase_selects_every_run_and_the_evaluation_tab(qtbot, trained_project) -> None:
+    from ftstudio.core.settings import SettingsStore
+    from ftstudio.qt.main_window import MainWindow
+    from ftstudio.qt.screenshot import showcase_page
+
+    window = MainWindow(SettingsStore(), remember=False)
+    qtbot.addWidget(window)
+    window.set_project(trained_project)
+    runs = window.page("runs")
+    showcase_page(runs)
+    assert [run.id for run in runs.selected_runs()] == [run.id for run in runs.runs] != []
+    evaluate = window.page("evaluate")
+    showcase_page(evaluate)
+    assert evaluate.tabs.currentWidget() is evaluate.eval_view
