@@ -387,3 +387,14 @@ def test_data_preview_text_output(tiny_model_dir, capsys) -> None:
     out = capsys.readouterr().out
     assert out.startswith("<s><|system|>")
     assert "trained (marked *)" in out
+
+
+def test_data_preview_of_a_broken_line_says_so_on_stderr(tmp_path, tiny_model_dir, capsys) -> None:
+    path = tmp_path / "broken.jsonl"
+    path.write_text('{"messages": [\n', encoding="utf-8")
+    code, out, err = run(
+        capsys, "data", "preview", str(path), "--tokenizer", str(tiny_model_dir), "--index", "0"
+    )
+    assert code == 1
+    assert out == ""
+    assert f"{path}, line 1: this example cannot be parsed" in err

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -342,7 +343,11 @@ def _preview(args: argparse.Namespace) -> int:
         )
     record = dataset.records[args.index]
     if not record.is_parsed or not isinstance(record.data, dict):
-        print(f"ftstudio: {args.file}, line {record.line}: this example cannot be parsed.")
+        print(
+            f"ftstudio: {args.file}, line {record.line}: this example cannot be parsed; fix "
+            "it first (ftstudio data validate shows why).",
+            file=sys.stderr,
+        )
         return 1
     try:
         tokenizer = load_tokenizer(args.tokenizer)
