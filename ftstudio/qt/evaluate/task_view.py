@@ -20,6 +20,7 @@ from ftstudio.qt.dataset.workers import TaskRunner
 from ftstudio.qt.evaluate.choices import AdapterOption, RunChoice
 from ftstudio.qt.evaluate.progress import TaskProgress
 from ftstudio.qt.evaluate.workers import STATUS, Mailbox
+from ftstudio.qt.threads import collect_garbage_before_worker
 
 Saved = TypeVar("Saved")
 
@@ -101,6 +102,7 @@ class TaskView(QWidget):
         """Run ``task`` (``label`` says what it does) and say that the tab is busy."""
         self.mailbox.clear()
         self.progress.set_status("Starting…")
+        collect_garbage_before_worker()
         self.runner.start(task, label)
         self._drain_timer.start()
         self._update_controls()

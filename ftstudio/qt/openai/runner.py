@@ -28,6 +28,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from ftstudio.core.events import Failed
+from ftstudio.qt.threads import collect_garbage_before_worker
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class OpenAIJobRunner(QObject):
         """
         if self.is_running():
             raise RuntimeError("An OpenAI job is followed already; stop following it first.")
+        collect_garbage_before_worker()
         self._cancel, self._detach = threading.Event(), threading.Event()
         self.result = self.last_status = None
         self._thread = threading.Thread(

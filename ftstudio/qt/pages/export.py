@@ -48,6 +48,7 @@ from ftstudio.qt.pages.base import Page
 from ftstudio.qt.runs.table_model import local_time
 from ftstudio.qt.shortcuts import add_shortcut
 from ftstudio.qt.style import error_style
+from ftstudio.qt.threads import collect_garbage_before_worker
 from ftstudio.qt.training.text import format_duration, format_loss
 from ftstudio.qt.widgets.card import Card
 from ftstudio.qt.widgets.close_guard import CloseGuard
@@ -379,6 +380,7 @@ class ExportPage(Page):
         self._set_status(f"Exporting {run.name} as {config.describe()}…")
         self.result_title.setText("")
         self.parity_view.set_report(None, "The parity check runs when the export is written.")
+        collect_garbage_before_worker()
         self.runner.start(export_task(run.path, config), f"Export {run.name}")
         self._update_controls()
         return True

@@ -34,6 +34,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from ftstudio.core.events import Failed, Started, TrainingEvent
 from ftstudio.core.train_config import TrainConfig
+from ftstudio.qt.threads import collect_garbage_before_worker
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ class TrainingRunner(QObject):
         """
         if self.is_running():
             raise RuntimeError("A training run is already going on; stop it first.")
+        collect_garbage_before_worker()
         self._cancel = threading.Event()
         self.last_event = None
         self.result = None
