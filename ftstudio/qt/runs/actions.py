@@ -14,7 +14,7 @@ from PySide6.QtCore import QFile, QStandardPaths
 from ftstudio.core.fields import ConfigError
 from ftstudio.core.runs import DB_NAME, RUNS_FOLDER, RunStore, RunStoreError
 from ftstudio.core.runs_compare import RunSummary
-from ftstudio.core.train_config import config_to_yaml, load_config, save_config
+from ftstudio.core.train_config import command_path, config_to_yaml, load_config, save_config
 
 CONFIGS_FOLDER = "configs"
 """Where the project's training plans live (the Train page lists ``configs/*.yaml``)."""
@@ -55,7 +55,7 @@ def save_rerun_config(run: RunSummary, project_folder: Path) -> Path:
         if config is not None:
             config = dataclasses.replace(config, output_dir="")
             final = config
-            target = _free_name(target, lambda path: config_to_yaml(final, name=path.name))
+            target = _free_name(target, lambda path: config_to_yaml(final, name=command_path(path)))
             save_config(config, target)
         else:
             text = source.read_text(encoding="utf-8")
