@@ -400,3 +400,17 @@ def test_job_settings_form_fields() -> None:
     assert OpenAIJobConfig().epochs_param == "auto"
     assert OpenAIJobConfig(n_epochs=4).epochs_param == 4
     assert OpenAIJobConfig().problems() == []
+
+
+def test_importing_the_engine_loads_neither_torch_nor_openai() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ftstudio.engine.openai_finetune as m; "
+        "print('torch' in sys.modules, 'openai' in sys.modules, callable(m.upload_plan))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.split() == ["False", "False", "True"]
